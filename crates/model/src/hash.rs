@@ -1,0 +1,66 @@
+//! Stable hashing of JSON values (key order independent), used for etags and
+//! the "nothing changed" checks of the processing loop.
+
+use serde_json::Value;
+use sha1::{Digest, Sha1};
+
+/// Writes `value` with object keys sorted, so equal documents hash equally.
+pub fn stable_stringify(value: &Value) -> String {
+    let mut out = String::new();
+    write_stable(value, &mut out);
+    out
+}
+
+fn write_stable(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String((*key).clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(*key) {
+                    write_stable(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_stable(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    hex::encode(Sha1::digest(data))
+}
+
+pub fn stable_hash(value: &Value) -> String {
+    sha1_hex(stable_stringify(value).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_order_does_not_change_the_hash() {
+        let a = json!({"a": 1, "b": {"c": [1, 2], "d": "x"}});
+        let b = json!({"b": {"d": "x", "c": [1, 2]}, "a": 1});
+        assert_eq!(stable_hash(&a), stable_hash(&b));
+        assert_ne!(stable_hash(&a), stable_hash(&json!({"a": 2})));
+    }
+}
