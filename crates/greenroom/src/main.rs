@@ -1,1 +1,64 @@
-fn main() {}
+//! `greenroom`: the developer portal binary.
+
+mod serve;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "greenroom",
+    version,
+    about = "An internal developer portal compatible with Backstage"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the portal: REST API and background processing.
+    Serve {
+        /// app-config files, merged in order (later wins).
+        #[arg(long = "config", short = 'c')]
+        config: Vec<PathBuf>,
+    },
+    /// Catalog tools.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Validate catalog descriptors offline (files, directories, globs).
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve::run(config))
+        }
+        Command::Catalog {
+            command: CatalogCommand::Validate { paths },
+        } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(validate::run(&paths))?;
+            std::process::exit(code);
+        }
+    }
+}

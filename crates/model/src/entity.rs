@@ -41,7 +41,11 @@ pub fn namespace(entity: &Value) -> &str {
 
 /// The identity of an entity, if its envelope carries kind and name strings.
 pub fn entity_ref(entity: &Value) -> Option<EntityRef> {
-    Some(EntityRef::new(kind(entity)?, namespace(entity), name(entity)?))
+    Some(EntityRef::new(
+        kind(entity)?,
+        namespace(entity),
+        name(entity)?,
+    ))
 }
 
 pub fn annotation<'a>(entity: &'a Value, key: &str) -> Option<&'a str> {

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 pub struct ArrayFieldError;
 
 /// Parses `fields` parameters (comma lists, repeatable) into a de-duplicated list.
-pub fn parse_fields<'a>(params: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, ArrayFieldError> {
+pub fn parse_fields<'a>(
+    params: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, ArrayFieldError> {
     let mut out: Vec<String> = Vec::new();
     for param in params {
         for field in param.split(',').map(str::trim).filter(|f| !f.is_empty()) {
@@ -81,7 +83,11 @@ mod tests {
     fn projects_nested_and_dotted_keys() {
         let e = json!({"kind": "Component", "metadata": {"name": "a", "namespace": "default",
             "annotations": {"backstage.io/techdocs-ref": "dir:.", "x": "y"}}, "spec": {"type": "service"}});
-        let fields = parse_fields(["kind,metadata.name", "metadata.annotations.backstage.io/techdocs-ref,nope.x"]).unwrap();
+        let fields = parse_fields([
+            "kind,metadata.name",
+            "metadata.annotations.backstage.io/techdocs-ref,nope.x",
+        ])
+        .unwrap();
         assert_eq!(
             project(&e, &fields),
             json!({"kind": "Component", "metadata": {"name": "a", "annotations": {"backstage.io/techdocs-ref": "dir:."}}})

@@ -8,7 +8,10 @@ use crate::hash::sha1_hex;
 
 /// `generated-<sha1 of "<type>:<target>">`, as Backstage names them.
 pub fn generated_location_name(kind: &str, target: &str) -> String {
-    format!("generated-{}", sha1_hex(format!("{kind}:{target}").as_bytes()))
+    format!(
+        "generated-{}",
+        sha1_hex(format!("{kind}:{target}").as_bytes())
+    )
 }
 
 pub fn location_entity_ref(kind: &str, target: &str) -> String {
@@ -44,7 +47,10 @@ pub fn location_targets(entity: &Value) -> Vec<String> {
     if let Some(t) = spec.and_then(|s| s.get("target")).and_then(Value::as_str) {
         out.push(t.to_string());
     }
-    if let Some(ts) = spec.and_then(|s| s.get("targets")).and_then(Value::as_array) {
+    if let Some(ts) = spec
+        .and_then(|s| s.get("targets"))
+        .and_then(Value::as_array)
+    {
         out.extend(ts.iter().filter_map(Value::as_str).map(str::to_string));
     }
     out

@@ -58,13 +58,22 @@ pub fn parse_filter_params<S: AsRef<str>>(params: &[S]) -> Result<Option<Predica
             .map(|(key, values)| {
                 // A bare `key` anywhere in the group means "exists".
                 if values.iter().any(Option::is_none) {
-                    Predicate::Field { key, op: FieldOp::Exists(true) }
+                    Predicate::Field {
+                        key,
+                        op: FieldOp::Exists(true),
+                    }
                 } else {
                     let mut vals: Vec<String> = values.into_iter().flatten().collect();
                     if vals.len() == 1 {
-                        Predicate::Field { key, op: FieldOp::Eq(vals.remove(0)) }
+                        Predicate::Field {
+                            key,
+                            op: FieldOp::Eq(vals.remove(0)),
+                        }
                     } else {
-                        Predicate::Field { key, op: FieldOp::In(vals) }
+                        Predicate::Field {
+                            key,
+                            op: FieldOp::In(vals),
+                        }
                     }
                 }
             })
@@ -90,7 +99,10 @@ fn primitive(value: &Value, context: &str) -> Result<String, QueryError> {
 }
 
 fn parse_field(key: &str, value: &Value) -> Result<Predicate, QueryError> {
-    let field = |op| Predicate::Field { key: key.to_lowercase(), op };
+    let field = |op| Predicate::Field {
+        key: key.to_lowercase(),
+        op,
+    };
     let Value::Object(ops) = value else {
         return Ok(field(FieldOp::Eq(primitive(value, key)?)));
     };
@@ -100,43 +112,61 @@ fn parse_field(key: &str, value: &Value) -> Result<Predicate, QueryError> {
         )));
     }
     let Some((op, arg)) = ops.iter().next() else {
-        return Err(QueryError::InvalidPredicate(format!("empty operator for '{key}'")));
+        return Err(QueryError::InvalidPredicate(format!(
+            "empty operator for '{key}'"
+        )));
     };
     match op.as_str() {
         "$exists" => match arg {
             Value::Bool(b) => Ok(field(FieldOp::Exists(*b))),
-            _ => Err(QueryError::InvalidPredicate("$exists takes a boolean".into())),
+            _ => Err(QueryError::InvalidPredicate(
+                "$exists takes a boolean".into(),
+            )),
         },
         "$in" => match arg {
             Value::Array(items) => Ok(field(FieldOp::In(
-                items.iter().map(|i| primitive(i, "$in item")).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(|i| primitive(i, "$in item"))
+                    .collect::<Result<_, _>>()?,
             ))),
             _ => Err(QueryError::InvalidPredicate("$in takes an array".into())),
         },
         "$hasPrefix" => match arg {
             Value::String(s) => Ok(field(FieldOp::HasPrefix(s.to_lowercase()))),
-            _ => Err(QueryError::InvalidPredicate("$hasPrefix takes a string".into())),
+            _ => Err(QueryError::InvalidPredicate(
+                "$hasPrefix takes a string".into(),
+            )),
         },
         "$contains" if key == "relations" => {
-            let kind = arg
-                .get("type")
-                .and_then(Value::as_str)
-                .ok_or_else(|| QueryError::InvalidPredicate("relations $contains needs a type".into()))?;
+            let kind = arg.get("type").and_then(Value::as_str).ok_or_else(|| {
+                QueryError::InvalidPredicate("relations $contains needs a type".into())
+            })?;
             let rel_key = format!("relations.{}", kind.to_lowercase());
             Ok(match arg.get("targetRef") {
-                Some(t) => Predicate::Field { key: rel_key, op: FieldOp::Eq(primitive(t, "targetRef")?) },
-                None => Predicate::Field { key: rel_key, op: FieldOp::Exists(true) },
+                Some(t) => Predicate::Field {
+                    key: rel_key,
+                    op: FieldOp::Eq(primitive(t, "targetRef")?),
+                },
+                None => Predicate::Field {
+                    key: rel_key,
+                    op: FieldOp::Exists(true),
+                },
             })
         }
         "$contains" => Ok(field(FieldOp::Eq(primitive(arg, "$contains")?))),
-        other => Err(QueryError::InvalidPredicate(format!("unknown operator {other}"))),
+        other => Err(QueryError::InvalidPredicate(format!(
+            "unknown operator {other}"
+        ))),
     }
 }
 
 /// Parses a predicate body (§3.6).
 pub fn parse_predicate(value: &Value) -> Result<Predicate, QueryError> {
     let Value::Object(map) = value else {
-        return Err(QueryError::InvalidPredicate("a predicate must be an object".into()));
+        return Err(QueryError::InvalidPredicate(
+            "a predicate must be an object".into(),
+        ));
     };
     let list = |arg: &Value, op: &str| -> Result<Vec<Predicate>, QueryError> {
         match arg {
@@ -144,9 +174,14 @@ pub fn parse_predicate(value: &Value) -> Result<Predicate, QueryError> {
             _ => Err(QueryError::InvalidPredicate(format!("{op} takes an array"))),
         }
     };
-    if let Some((op, arg)) = map.iter().find(|(k, _)| matches!(k.as_str(), "$all" | "$any" | "$not")) {
+    if let Some((op, arg)) = map
+        .iter()
+        .find(|(k, _)| matches!(k.as_str(), "$all" | "$any" | "$not"))
+    {
         if map.len() != 1 {
-            return Err(QueryError::InvalidPredicate(format!("{op} must be the only key")));
+            return Err(QueryError::InvalidPredicate(format!(
+                "{op} must be the only key"
+            )));
         }
         return match op.as_str() {
             "$all" => Ok(Predicate::All(list(arg, op)?)),
@@ -158,7 +193,11 @@ pub fn parse_predicate(value: &Value) -> Result<Predicate, QueryError> {
         .iter()
         .map(|(k, v)| parse_field(k, v))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(if parts.len() == 1 { parts.remove(0) } else { Predicate::All(parts) })
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Predicate::All(parts)
+    })
 }
 
 #[cfg(test)]
@@ -167,24 +206,44 @@ mod tests {
     use serde_json::json;
 
     fn eq(k: &str, v: &str) -> Predicate {
-        Predicate::Field { key: k.into(), op: FieldOp::Eq(v.into()) }
+        Predicate::Field {
+            key: k.into(),
+            op: FieldOp::Eq(v.into()),
+        }
     }
 
     #[test]
     fn filter_sets() {
-        let p = parse_filter_params(&["kind=User,kind=Group,metadata.namespace=Default", "spec.type"]).unwrap().unwrap();
+        let p = parse_filter_params(&[
+            "kind=User,kind=Group,metadata.namespace=Default",
+            "spec.type",
+        ])
+        .unwrap()
+        .unwrap();
         assert_eq!(
             p,
             Predicate::Any(vec![
                 Predicate::All(vec![
-                    Predicate::Field { key: "kind".into(), op: FieldOp::In(vec!["user".into(), "group".into()]) },
+                    Predicate::Field {
+                        key: "kind".into(),
+                        op: FieldOp::In(vec!["user".into(), "group".into()])
+                    },
                     eq("metadata.namespace", "default"),
                 ]),
-                Predicate::All(vec![Predicate::Field { key: "spec.type".into(), op: FieldOp::Exists(true) }]),
+                Predicate::All(vec![Predicate::Field {
+                    key: "spec.type".into(),
+                    op: FieldOp::Exists(true)
+                }]),
             ])
         );
-        assert_eq!(parse_filter_params(&["a="]).unwrap().unwrap(), Predicate::All(vec![eq("a", "")]));
-        assert!(matches!(parse_filter_params(&["=x"]), Err(QueryError::InvalidFilter(_))));
+        assert_eq!(
+            parse_filter_params(&["a="]).unwrap().unwrap(),
+            Predicate::All(vec![eq("a", "")])
+        );
+        assert!(matches!(
+            parse_filter_params(&["=x"]),
+            Err(QueryError::InvalidFilter(_))
+        ));
         assert_eq!(parse_filter_params::<&str>(&[]).unwrap(), None);
     }
 
@@ -195,7 +254,13 @@ mod tests {
         assert_eq!(
             p,
             Predicate::All(vec![
-                Predicate::All(vec![eq("kind", "component"), Predicate::Field { key: "spec.lifecycle".into(), op: FieldOp::In(vec!["production".into()]) }]),
+                Predicate::All(vec![
+                    eq("kind", "component"),
+                    Predicate::Field {
+                        key: "spec.lifecycle".into(),
+                        op: FieldOp::In(vec!["production".into()])
+                    }
+                ]),
                 Predicate::Not(Box::new(eq("relations.ownedby", "group:default/a"))),
             ])
         );

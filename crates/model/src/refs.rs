@@ -14,7 +14,9 @@ pub enum RefError {
         "Entity reference \"{0}\" had missing or empty kind (e.g. did not start with \"component:\" or similar)"
     )]
     MissingKind(String),
-    #[error("Unable to parse location ref '{0}', expected '<type>:<target>', e.g. 'url:https://host/path'")]
+    #[error(
+        "Unable to parse location ref '{0}', expected '<type>:<target>', e.g. 'url:https://host/path'"
+    )]
     MalformedLocation(String),
     #[error("Invalid location ref '{0}', please prefix it with 'url:', e.g. 'url:{0}'")]
     BareUrlLocation(String),
@@ -150,7 +152,10 @@ mod tests {
 
     #[test]
     fn parses_like_backstage() {
-        assert_eq!(parse("Component:Default/Foo").unwrap(), "component:default/foo");
+        assert_eq!(
+            parse("Component:Default/Foo").unwrap(),
+            "component:default/foo"
+        );
         assert_eq!(parse("team-a").unwrap(), "group:ns1/team-a");
         assert_eq!(parse("other/team-a").unwrap(), "group:other/team-a");
         assert_eq!(parse("user:jdoe").unwrap(), "user:ns1/jdoe");

@@ -18,17 +18,47 @@ pub struct Relation {
 /// (source kind, spec field, default target kind, forward type, reverse type).
 const RULES: &[(&str, &str, Option<&str>, &str, &str)] = &[
     ("component", "owner", Some("Group"), "ownedBy", "ownerOf"),
-    ("component", "subcomponentOf", Some("Component"), "partOf", "hasPart"),
-    ("component", "providesApis", Some("API"), "providesApi", "apiProvidedBy"),
-    ("component", "consumesApis", Some("API"), "consumesApi", "apiConsumedBy"),
+    (
+        "component",
+        "subcomponentOf",
+        Some("Component"),
+        "partOf",
+        "hasPart",
+    ),
+    (
+        "component",
+        "providesApis",
+        Some("API"),
+        "providesApi",
+        "apiProvidedBy",
+    ),
+    (
+        "component",
+        "consumesApis",
+        Some("API"),
+        "consumesApi",
+        "apiConsumedBy",
+    ),
     ("component", "dependsOn", None, "dependsOn", "dependencyOf"),
-    ("component", "dependencyOf", None, "dependencyOf", "dependsOn"),
+    (
+        "component",
+        "dependencyOf",
+        None,
+        "dependencyOf",
+        "dependsOn",
+    ),
     ("component", "system", Some("System"), "partOf", "hasPart"),
     ("api", "owner", Some("Group"), "ownedBy", "ownerOf"),
     ("api", "system", Some("System"), "partOf", "hasPart"),
     ("resource", "owner", Some("Group"), "ownedBy", "ownerOf"),
     ("resource", "dependsOn", None, "dependsOn", "dependencyOf"),
-    ("resource", "dependencyOf", None, "dependencyOf", "dependsOn"),
+    (
+        "resource",
+        "dependencyOf",
+        None,
+        "dependencyOf",
+        "dependsOn",
+    ),
     ("resource", "system", Some("System"), "partOf", "hasPart"),
     ("system", "owner", Some("Group"), "ownedBy", "ownerOf"),
     ("system", "domain", Some("Domain"), "partOf", "hasPart"),
@@ -127,20 +157,30 @@ mod tests {
         });
         let rels = derive_relations(&e).unwrap();
         let has = |s: &str, k: &str, t: &str| {
-            rels.iter().any(|r| r.source == s && r.kind == k && r.target == t)
+            rels.iter()
+                .any(|r| r.source == s && r.kind == k && r.target == t)
         };
         assert!(has("component:prod/svc", "ownedBy", "group:prod/team-a"));
         assert!(has("group:prod/team-a", "ownerOf", "component:prod/svc"));
         assert!(has("component:prod/svc", "providesApi", "api:default/pets"));
-        assert!(has("api:default/pets", "apiProvidedBy", "component:prod/svc"));
+        assert!(has(
+            "api:default/pets",
+            "apiProvidedBy",
+            "component:prod/svc"
+        ));
         assert!(has("component:prod/svc", "dependsOn", "resource:prod/db"));
-        assert!(has("resource:prod/db", "dependencyOf", "component:prod/svc"));
+        assert!(has(
+            "resource:prod/db",
+            "dependencyOf",
+            "component:prod/svc"
+        ));
         assert_eq!(rels.len(), 6);
     }
 
     #[test]
     fn depends_on_without_kind_is_an_error() {
-        let e = json!({"kind": "Component", "metadata": {"name": "a"}, "spec": {"dependsOn": ["b"]}});
+        let e =
+            json!({"kind": "Component", "metadata": {"name": "a"}, "spec": {"dependsOn": ["b"]}});
         assert!(derive_relations(&e).is_err());
     }
 

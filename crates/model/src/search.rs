@@ -135,15 +135,26 @@ mod tests {
             "status": {"items": []}
         });
         let rows = search_rows(&e);
-        let get = |k: &str| rows.iter().filter(|r| r.key == k).map(|r| r.value.clone()).collect::<Vec<_>>();
+        let get = |k: &str| {
+            rows.iter()
+                .filter(|r| r.key == k)
+                .map(|r| r.value.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(get("kind"), vec![Some("component".to_string())]);
         assert_eq!(get("metadata.name"), vec![Some("foo".to_string())]);
         assert_eq!(get("metadata.namespace"), vec![Some("default".to_string())]);
         assert_eq!(get("metadata.tags").len(), 2);
         assert_eq!(get("metadata.tags.java"), vec![Some("true".to_string())]);
-        assert_eq!(get("metadata.annotations.backstage.io/orphan"), vec![Some("true".to_string())]);
+        assert_eq!(
+            get("metadata.annotations.backstage.io/orphan"),
+            vec![Some("true".to_string())]
+        );
         assert_eq!(get("metadata.description"), vec![None]);
-        assert_eq!(get("relations.ownedby"), vec![Some("group:default/team-a".to_string())]);
+        assert_eq!(
+            get("relations.ownedby"),
+            vec![Some("group:default/team-a".to_string())]
+        );
         assert!(get("status.items").is_empty());
         let kind = rows.iter().find(|r| r.key == "kind").unwrap();
         assert_eq!(kind.original_value.as_deref(), Some("Component"));

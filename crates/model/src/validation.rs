@@ -157,7 +157,8 @@ const EXPECT_KIND: &str = "a string that is a sequence of [a-zA-Z0-9] starting w
 const EXPECT_API_VERSION: &str = "a string on the form [<DNS subdomain>/]<version>, where the version is a sequence of [a-zA-Z0-9], at most 63 characters";
 const EXPECT_KEY: &str = "a string on the form [<DNS subdomain>/]<name>, where the name is sequences of [a-zA-Z0-9] separated by any of [-_.], at most 63 characters in total";
 const EXPECT_LABEL_VALUE: &str = "an empty string or a string that is sequences of [a-zA-Z0-9] separated by any of [-_.], at most 63 characters in total";
-const EXPECT_TAG: &str = "a string that is sequences of [a-z0-9+#:] separated by [-], at most 63 characters in total";
+const EXPECT_TAG: &str =
+    "a string that is sequences of [a-z0-9+#:] separated by [-], at most 63 characters in total";
 
 /// Converts a JSON pointer (`/metadata/tags/0`) into a dotted path (`metadata.tags[0]`).
 pub fn pointer_to_path(pointer: &str) -> String {
@@ -176,10 +177,15 @@ pub fn pointer_to_path(pointer: &str) -> String {
     out
 }
 
-fn check_envelope(entity: &Value) -> Vec<Violation> {
+/// The light envelope check applied to every document before it is queued.
+pub fn validate_envelope(entity: &Value) -> Vec<Violation> {
     let mut out = Vec::new();
     let Some(root) = entity.as_object() else {
-        return vec![Violation::new("", Rule::Envelope, "Expected object at root")];
+        return vec![Violation::new(
+            "",
+            Rule::Envelope,
+            "Expected object at root",
+        )];
     };
     for key in ["apiVersion", "kind"] {
         match root.get(key) {
@@ -241,7 +247,13 @@ fn schema_violations(errors: Vec<kinds::SchemaError>, rule: Rule) -> Vec<Violati
 fn check_foreign_root_fields(root: &Map<String, Value>) -> Vec<Violation> {
     root.keys()
         .filter(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "spec"))
-        .map(|k| Violation::new(k.as_str(), Rule::NoForeignRootFields, format!("Unknown field {k}")))
+        .map(|k| {
+            Violation::new(
+                k.as_str(),
+                Rule::NoForeignRootFields,
+                format!("Unknown field {k}"),
+            )
+        })
         .collect()
 }
 
@@ -268,7 +280,10 @@ fn check_field_formats(entity: &Value) -> Vec<Violation> {
     {
         out.push(format_violation("metadata.namespace", EXPECT_NAMESPACE, v));
     }
-    if let Some(labels) = entity.pointer("/metadata/labels").and_then(Value::as_object) {
+    if let Some(labels) = entity
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+    {
         for (k, v) in labels {
             let path = format!("metadata.labels.{k}");
             if !is_valid_prefixed_key(k) {
@@ -301,7 +316,11 @@ fn check_field_formats(entity: &Value) -> Vec<Violation> {
             if let Some(t) = tag.as_str()
                 && !is_valid_tag(t)
             {
-                out.push(format_violation(&format!("metadata.tags[{i}]"), EXPECT_TAG, t));
+                out.push(format_violation(
+                    &format!("metadata.tags[{i}]"),
+                    EXPECT_TAG,
+                    t,
+                ));
             }
         }
     }
@@ -388,7 +407,7 @@ fn check_kind(entity: &Value, entity_ref: &str) -> Vec<Violation> {
 /// Runs every check and returns the entity with its defaults applied
 /// (`metadata.namespace`), or the violations of the first failing stage.
 pub fn validate_entity(entity: &Value) -> Result<Value, Vec<Violation>> {
-    let envelope = check_envelope(entity);
+    let envelope = validate_envelope(entity);
     if !envelope.is_empty() {
         return Err(envelope);
     }
@@ -503,7 +522,11 @@ mod tests {
         e["kind"] = json!("Widget");
         let errs = validate_entity(&e).unwrap_err();
         assert_eq!(errs[0].rule, Rule::UnknownKind);
-        assert!(errs[0].detail.starts_with("No processor recognized the entity widget:default/x"));
+        assert!(
+            errs[0]
+                .detail
+                .starts_with("No processor recognized the entity widget:default/x")
+        );
     }
 
     #[test]
@@ -518,6 +541,9 @@ mod tests {
     fn pointers_become_dotted_paths() {
         assert_eq!(pointer_to_path("/metadata/tags/0"), "metadata.tags[0]");
         assert_eq!(pointer_to_path(""), "");
-        assert_eq!(pointer_to_path("/metadata/annotations/a~1b"), "metadata.annotations.a/b");
+        assert_eq!(
+            pointer_to_path("/metadata/annotations/a~1b"),
+            "metadata.annotations.a/b"
+        );
     }
 }

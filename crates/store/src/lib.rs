@@ -1,1 +1,105 @@
+//! The catalog store: one interface over SQL engines.
+//!
+//! Every read and write of catalog state goes through [`Store`]. The SQL is
+//! written once with `$n` placeholders over sqlx's `Any` driver; what differs
+//! between engines (migrations, pragmas, connection URLs) lives in
+//! [`dialect`]. Filters, facets, ordering, cursors and full-text search are
+//! SQL against the `search` table, never loops over all entities in memory.
 
+pub mod dialect;
+mod locations;
+mod processing;
+mod query;
+mod sql;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sqlx::AnyPool;
+use thiserror::Error;
+
+pub use dialect::Dialect;
+pub use locations::LocationRow;
+pub use processing::{
+    DeferredEntity, ProcessingErrorRow, ProcessingItem, ProcessingResult, ProviderEntity,
+};
+pub use query::{
+    Cursor, EntitiesPage, EntityQuery, Facet, FacetCount, FullTextFilter, ListOptions, Order,
+    OrderField,
+};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// An error as the catalog records it on an entity (`status.items[].error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorItem {
+    pub name: String,
+    pub message: String,
+}
+
+impl ErrorItem {
+    pub fn new(name: &str, message: impl Into<String>) -> Self {
+        Self {
+            name: name.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The catalog store. Cheap to clone (a pool handle).
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating if needed) a SQLite database at `path` (or `:memory:`)
+    /// in WAL mode and runs the migrations.
+    pub async fn open_sqlite(path: &str) -> Result<Self, StoreError> {
+        let pool = dialect::connect_sqlite(path).await?;
+        let store = Store {
+            pool,
+            dialect: Dialect::Sqlite,
+        };
+        dialect::migrate(&store.pool, store.dialect).await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,356 @@
+//! Readers: turn a location (`file`, `url`, `bundled`) into file contents.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use globset::GlobBuilder;
+use greenroom_config::ReadAllow;
+use thiserror::Error;
+
+use crate::bundled::{self, BUNDLED_TYPE};
+
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum ReadError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ReadError {
+    /// The Backstage error name this maps to.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReadError::NotFound(_) => "NotFoundError",
+            ReadError::NotAllowed(_) => "NotAllowedError",
+            ReadError::Input(_) => "InputError",
+            ReadError::Unavailable(_) => "Error",
+        }
+    }
+}
+
+/// One file read from a location: where it came from and its bytes.
+#[derive(Debug, Clone)]
+pub struct ReadFile {
+    pub location_type: String,
+    /// Absolute path, URL or bundled path.
+    pub location: String,
+    pub bytes: Vec<u8>,
+}
+
+impl ReadFile {
+    pub fn location_key(&self) -> String {
+        format!("{}:{}", self.location_type, self.location)
+    }
+}
+
+#[derive(Clone)]
+pub struct Readers {
+    client: reqwest::Client,
+    allow: Vec<ReadAllow>,
+}
+
+fn has_glob(target: &str) -> bool {
+    target.contains(['*', '?', '[', '{'])
+}
+
+/// Lexically normalises `a/b/../c` to `a/c` without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn glob_matcher(pattern: &str) -> Result<globset::GlobMatcher, ReadError> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| ReadError::Input(format!("Invalid glob pattern {pattern}: {e}")))
+}
+
+impl Readers {
+    pub fn new(allow: Vec<ReadAllow>) -> Self {
+        // reqwest is built without a default TLS provider; ring is ours.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("greenroom/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self { client, allow }
+    }
+
+    /// Resolves a target relative to the file it was found in (same type).
+    pub fn resolve(kind: &str, base: &str, target: &str) -> String {
+        match kind {
+            "url" => url::Url::parse(base)
+                .and_then(|b| b.join(target))
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| target.to_string()),
+            _ if target.starts_with('.') => {
+                let dir = Path::new(base).parent().unwrap_or(Path::new(""));
+                normalize(&dir.join(target)).to_string_lossy().into_owned()
+            }
+            _ => target.to_string(),
+        }
+    }
+
+    /// Whether `backend.reading.allow` permits reading this URL.
+    pub fn url_allowed(&self, target: &url::Url) -> bool {
+        let Some(host) = target.host_str() else {
+            return false;
+        };
+        let with_port = match target.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        self.allow.iter().any(|a| {
+            let host_ok = if let Some(suffix) = a.host.strip_prefix("*.") {
+                host.ends_with(&format!(".{suffix}"))
+            } else {
+                a.host == with_port || (a.host == host && target.port().is_none())
+            };
+            host_ok
+                && (a.paths.is_empty()
+                    || a.paths
+                        .iter()
+                        .any(|p| target.path().starts_with(p.as_str())))
+        })
+    }
+
+    /// Reads every file a location target names (globs expand; no match is NotFound).
+    pub async fn read_location(
+        &self,
+        kind: &str,
+        target: &str,
+    ) -> Result<Vec<ReadFile>, ReadError> {
+        match kind {
+            "file" => {
+                let target = target.to_string();
+                tokio::task::spawn_blocking(move || read_files(&target))
+                    .await
+                    .map_err(|e| ReadError::Unavailable(format!("reader task failed: {e}")))?
+            }
+            BUNDLED_TYPE => read_bundled(target),
+            "url" => {
+                let bytes = self.read_url(target).await?;
+                Ok(vec![ReadFile {
+                    location_type: "url".into(),
+                    location: target.to_string(),
+                    bytes,
+                }])
+            }
+            other => Err(ReadError::Input(format!("Unknown location type '{other}'"))),
+        }
+    }
+
+    /// Reads exactly one file (placeholders, docs).
+    pub async fn read_one(&self, kind: &str, target: &str) -> Result<Vec<u8>, ReadError> {
+        if has_glob(target) {
+            return Err(ReadError::Input(format!(
+                "{target} is a pattern, expected one file"
+            )));
+        }
+        let mut files = self.read_location(kind, target).await?;
+        files
+            .pop()
+            .map(|f| f.bytes)
+            .ok_or_else(|| ReadError::NotFound(format!("{kind} {target} does not exist")))
+    }
+
+    async fn read_url(&self, target: &str) -> Result<Vec<u8>, ReadError> {
+        let parsed = url::Url::parse(target)
+            .map_err(|e| ReadError::Input(format!("Invalid URL {target}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ReadError::Input(format!(
+                "Unsupported URL scheme in {target}"
+            )));
+        }
+        if !self.url_allowed(&parsed) {
+            return Err(ReadError::NotAllowed(format!(
+                "Reading from '{target}' is not allowed. You may need to configure an integration for the target host, or add it to the configured list of allowed hosts at 'backend.reading.allow'"
+            )));
+        }
+        let response = self
+            .client
+            .get(parsed)
+            .send()
+            .await
+            .map_err(|e| ReadError::Unavailable(format!("Unable to read {target}, {e}")))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(ReadError::NotFound(format!(
+                "Unable to read url, could not read {target}, 404 Not Found"
+            )));
+        }
+        if !status.is_success() {
+            return Err(ReadError::Unavailable(format!(
+                "Unable to read {target}, {status}"
+            )));
+        }
+        response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| ReadError::Unavailable(format!("Unable to read {target}, {e}")))
+    }
+}
+
+fn read_files(target: &str) -> Result<Vec<ReadFile>, ReadError> {
+    let path = normalize(Path::new(target));
+    let file = |p: &Path| -> Result<ReadFile, ReadError> {
+        let bytes = std::fs::read(p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                ReadError::NotFound(format!("file {target} does not exist"))
+            }
+            _ => ReadError::Unavailable(format!("Unable to read file {}, {e}", p.display())),
+        })?;
+        Ok(ReadFile {
+            location_type: "file".into(),
+            location: p.to_string_lossy().into_owned(),
+            bytes,
+        })
+    };
+    if !has_glob(target) {
+        return file(&path).map(|f| vec![f]);
+    }
+    // Walk from the longest directory prefix without glob characters.
+    let mut base = PathBuf::new();
+    for c in path.components() {
+        if has_glob(&c.as_os_str().to_string_lossy()) {
+            break;
+        }
+        base.push(c.as_os_str());
+    }
+    let matcher = glob_matcher(&path.to_string_lossy())?;
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(&base)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if entry.file_type().is_file() && matcher.is_match(entry.path()) {
+            out.push(file(entry.path())?);
+        }
+    }
+    if out.is_empty() {
+        return Err(ReadError::NotFound(format!("file {target} does not exist")));
+    }
+    Ok(out)
+}
+
+fn read_bundled(target: &str) -> Result<Vec<ReadFile>, ReadError> {
+    let path = normalize(Path::new(target.trim_start_matches('/')))
+        .to_string_lossy()
+        .into_owned();
+    let make = |p: &str, bytes| ReadFile {
+        location_type: BUNDLED_TYPE.into(),
+        location: p.to_string(),
+        bytes,
+    };
+    if !has_glob(&path) {
+        return bundled::read(&path)
+            .map(|b| vec![make(&path, b)])
+            .ok_or_else(|| ReadError::NotFound(format!("bundled file {target} does not exist")));
+    }
+    let matcher = glob_matcher(&path)?;
+    let mut names: Vec<String> = bundled::list()
+        .into_iter()
+        .filter(|p| matcher.is_match(p))
+        .collect();
+    names.sort();
+    let out: Vec<ReadFile> = names
+        .iter()
+        .filter_map(|p| bundled::read(p).map(|b| make(p, b)))
+        .collect();
+    if out.is_empty() {
+        return Err(ReadError::NotFound(format!(
+            "bundled file {target} does not exist"
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_targets_resolve_against_their_file() {
+        assert_eq!(
+            Readers::resolve("file", "/srv/catalog/all.yaml", "./teams/a.yaml"),
+            "/srv/catalog/teams/a.yaml"
+        );
+        assert_eq!(
+            Readers::resolve("file", "/srv/catalog/all.yaml", "../x.yaml"),
+            "/srv/x.yaml"
+        );
+        assert_eq!(
+            Readers::resolve("file", "/srv/catalog/all.yaml", "/abs.yaml"),
+            "/abs.yaml"
+        );
+        assert_eq!(
+            Readers::resolve("url", "http://h/a/b/all.yaml", "./c.yaml"),
+            "http://h/a/b/c.yaml"
+        );
+    }
+
+    #[tokio::test]
+    async fn file_globs_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("a/one.yaml"), "x").unwrap();
+        std::fs::write(dir.path().join("a/b/two.yaml"), "y").unwrap();
+        std::fs::write(dir.path().join("a/b/skip.txt"), "z").unwrap();
+        let r = Readers::new(Vec::new());
+        let base = dir.path().to_string_lossy();
+        let files = r
+            .read_location("file", &format!("{base}/a/**/*.yaml"))
+            .await
+            .unwrap();
+        assert_eq!(files.len(), 2);
+        let err = r
+            .read_location("file", &format!("{base}/nope.yaml"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "NotFoundError");
+        let err = r
+            .read_location("url", "http://127.0.0.1:9/x.yaml")
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "NotAllowedError");
+    }
+
+    #[test]
+    fn allow_list_matches_host_port_and_paths() {
+        let r = Readers::new(vec![
+            ReadAllow {
+                host: "127.0.0.1:8080".into(),
+                paths: vec!["/catalog/".into()],
+            },
+            ReadAllow {
+                host: "*.example.com".into(),
+                paths: vec![],
+            },
+        ]);
+        let ok = |u: &str| r.url_allowed(&url::Url::parse(u).unwrap());
+        assert!(ok("http://127.0.0.1:8080/catalog/a.yaml"));
+        assert!(!ok("http://127.0.0.1:8080/other/a.yaml"));
+        assert!(!ok("http://127.0.0.1:8081/catalog/a.yaml"));
+        assert!(ok("https://docs.example.com/x"));
+        assert!(!ok("https://example.org/x"));
+    }
+}

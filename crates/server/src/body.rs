@@ -1,0 +1,89 @@
+//! Request parsing shared by the routes: repeated query parameters and JSON
+//! bodies checked the way Backstage's `validateRequestBody` checks them.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Query parameters in order, repeated keys kept.
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(query: Option<&str>) -> Self {
+        Params(
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn one(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    /// Rejects parameters a route does not know (Backstage validates against its OpenAPI spec).
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            Some((k, _)) => Err(ApiError::input(format!("Unknown query parameter '{k}'"))),
+            None => Ok(()),
+        }
+    }
+
+    /// An integer parameter with a lower bound, worded like Backstage's validator.
+    pub fn int(&self, key: &str, min: i64) -> Result<Option<i64>, ApiError> {
+        match self.one(key) {
+            None => Ok(None),
+            Some(raw) => {
+                let n: i64 = raw
+                    .trim()
+                    .parse()
+                    .map_err(|_| ApiError::input(format!("request/query/{key} must be integer")))?;
+                if n < min {
+                    return Err(ApiError::input(format!(
+                        "request/query/{key} must be >= {min}"
+                    )));
+                }
+                Ok(Some(n))
+            }
+        }
+    }
+}
+
+/// A JSON object body, or the 400 Backstage gives.
+pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .ok_or_else(|| ApiError::input("Content-Type missing"))?
+        .to_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !(content_type == "application/json" || content_type.starts_with("application/json;")) {
+        return Err(ApiError::input("Illegal Content-Type"));
+    }
+    if body.is_empty() {
+        return Err(ApiError::input("Empty request body"));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::input(format!("Malformed JSON body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::input("Expected body to be a JSON object"));
+    }
+    Ok(value)
+}

@@ -1,0 +1,498 @@
+//! The read side: filters, ordering, cursor pages, full text, facets, lookups.
+//! Every filter compiles to SQL over the `search` table.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use greenroom_model::query::{FieldOp, Predicate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::sql::Sql;
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderField {
+    pub field: String,
+    pub order: Order,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullTextFilter {
+    pub term: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+/// What a by-query request selects; carried inside cursors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntityQuery {
+    pub filter: Option<Predicate>,
+    pub full_text: Option<FullTextFilter>,
+    /// Only the first field is applied (as Backstage does).
+    pub order: Option<OrderField>,
+}
+
+/// The opaque by-query cursor (base64 JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cursor {
+    #[serde(default)]
+    order_fields: Vec<OrderField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    query: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    full_text_filter: Option<FullTextFilter>,
+    /// `[sortValue, entityId]` of the row the page continues from.
+    order_field_values: Vec<Option<String>>,
+    is_previous: bool,
+    total_items: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        B64.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(text: &str) -> Result<Self, StoreError> {
+        let bytes = B64
+            .decode(text.trim())
+            .map_err(|_| StoreError::Input("Malformed cursor, could not be decoded".into()))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|_| StoreError::Input("Malformed cursor, could not be parsed".into()))
+    }
+
+    pub fn query(&self) -> Result<EntityQuery, StoreError> {
+        Ok(EntityQuery {
+            filter: match &self.query {
+                Some(v) => Some(
+                    greenroom_model::query::parse_predicate(v)
+                        .map_err(|e| StoreError::Input(e.to_string()))?,
+                ),
+                None => None,
+            },
+            full_text: self.full_text_filter.clone(),
+            order: self.order_fields.first().cloned(),
+        })
+    }
+}
+
+pub struct EntitiesPage {
+    pub items: Vec<Value>,
+    pub total_items: i64,
+    pub next_cursor: Option<String>,
+    pub prev_cursor: Option<String>,
+}
+
+/// Legacy list options (`GET /entities` with pagination).
+pub struct ListOptions {
+    pub filter: Option<Predicate>,
+    pub order: Vec<OrderField>,
+    pub offset: i64,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: i64,
+}
+
+pub struct Facet {
+    pub name: String,
+    pub values: Vec<FacetCount>,
+}
+
+/// Predicate back to its JSON form (stored in cursors).
+pub fn predicate_to_json(p: &Predicate) -> Value {
+    match p {
+        Predicate::All(ps) => json!({"$all": ps.iter().map(predicate_to_json).collect::<Vec<_>>()}),
+        Predicate::Any(ps) => json!({"$any": ps.iter().map(predicate_to_json).collect::<Vec<_>>()}),
+        Predicate::Not(p) => json!({"$not": predicate_to_json(p)}),
+        Predicate::Field { key, op } => {
+            let v = match op {
+                FieldOp::Eq(v) => json!(v),
+                FieldOp::Exists(b) => json!({"$exists": b}),
+                FieldOp::In(vs) => json!({"$in": vs}),
+                FieldOp::HasPrefix(v) => json!({"$hasPrefix": v}),
+            };
+            let mut map = serde_json::Map::new();
+            map.insert(key.clone(), v);
+            Value::Object(map)
+        }
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Appends the SQL condition for `p` over rows aliased `fe`.
+fn compile(p: &Predicate, sql: &mut Sql) {
+    match p {
+        Predicate::All(ps) | Predicate::Any(ps) if ps.is_empty() => {
+            sql.push(if matches!(p, Predicate::All(_)) {
+                "1 = 1"
+            } else {
+                "1 = 0"
+            });
+        }
+        Predicate::All(ps) | Predicate::Any(ps) => {
+            let joiner = if matches!(p, Predicate::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            sql.push("(");
+            for (i, child) in ps.iter().enumerate() {
+                if i > 0 {
+                    sql.push(joiner);
+                }
+                compile(child, sql);
+            }
+            sql.push(")");
+        }
+        Predicate::Not(inner) => {
+            sql.push("NOT (");
+            compile(inner, sql);
+            sql.push(")");
+        }
+        Predicate::Field { key, op } => {
+            let negate = matches!(op, FieldOp::Exists(false));
+            sql.push(if negate {
+                "fe.entity_id NOT IN "
+            } else {
+                "fe.entity_id IN "
+            });
+            sql.push("(SELECT entity_id FROM search WHERE key = ")
+                .bind(key.clone());
+            match op {
+                FieldOp::Eq(v) => {
+                    sql.push(" AND value = ").bind(v.clone());
+                }
+                FieldOp::In(vs) => {
+                    sql.push(" AND value IN ").bind_list(vs.iter());
+                }
+                FieldOp::HasPrefix(prefix) => {
+                    sql.push(" AND value LIKE ")
+                        .bind(format!("{}%", escape_like(prefix)))
+                        .push(" ESCAPE '\\'");
+                }
+                FieldOp::Exists(_) => {}
+            }
+            sql.push(")");
+        }
+    }
+}
+
+/// `FROM final_entities fe [JOIN order values o] WHERE <filter> AND <full text>`.
+fn from_where(q: &EntityQuery, sql: &mut Sql) {
+    sql.push(" FROM final_entities fe");
+    if let Some(order) = &q.order {
+        // An entity lacking the order field (or whose value is too long to
+        // index) is left out, as in Backstage 4.x.
+        sql.push(" JOIN (SELECT entity_id, MIN(value) AS v FROM search WHERE key = ")
+            .bind(order.field.to_lowercase())
+            .push(" AND value IS NOT NULL GROUP BY entity_id) o ON o.entity_id = fe.entity_id");
+    }
+    sql.push(" WHERE 1 = 1");
+    if let Some(filter) = &q.filter {
+        sql.push(" AND ");
+        compile(filter, sql);
+    }
+    if let Some(ft) = &q.full_text {
+        let term = ft.term.trim().to_lowercase();
+        if !term.is_empty() {
+            let fields: Vec<String> = if ft.fields.is_empty() {
+                vec![
+                    q.order
+                        .as_ref()
+                        .map_or("metadata.uid".to_string(), |o| o.field.to_lowercase()),
+                ]
+            } else {
+                ft.fields.iter().map(|f| f.to_lowercase()).collect()
+            };
+            sql.push(" AND fe.entity_id IN (SELECT entity_id FROM search WHERE key IN ")
+                .bind_list(fields.iter())
+                .push(" AND value LIKE ")
+                .bind(format!("%{}%", escape_like(&term)))
+                .push(" ESCAPE '\\')");
+        }
+    }
+}
+
+fn parse_entity(text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("final_entity: {e}")))
+}
+
+impl Store {
+    pub async fn entity_by_ref(&self, entity_ref: &str) -> Result<Option<Value>, StoreError> {
+        sqlx::query("SELECT final_entity FROM final_entities WHERE entity_ref = $1")
+            .bind(entity_ref)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| parse_entity(&r.try_get::<String, _>(0)?))
+            .transpose()
+    }
+
+    pub async fn entity_by_uid(&self, uid: &str) -> Result<Option<Value>, StoreError> {
+        sqlx::query("SELECT final_entity FROM final_entities WHERE entity_id = $1")
+            .bind(uid)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| parse_entity(&r.try_get::<String, _>(0)?))
+            .transpose()
+    }
+
+    /// Entities for `refs` in the same order, `None` for missing or filtered out.
+    pub async fn entities_by_refs(
+        &self,
+        refs: &[String],
+        filter: Option<&Predicate>,
+    ) -> Result<Vec<Option<Value>>, StoreError> {
+        let lowered: Vec<String> = refs.iter().map(|r| r.to_lowercase()).collect();
+        let mut found = std::collections::HashMap::new();
+        for chunk in lowered.chunks(1000) {
+            let mut sql = Sql::new(
+                "SELECT fe.entity_ref, fe.final_entity FROM final_entities fe WHERE fe.entity_ref IN ",
+            );
+            sql.bind_list(chunk.iter());
+            if let Some(f) = filter {
+                sql.push(" AND ");
+                compile(f, &mut sql);
+            }
+            for row in sql.query().fetch_all(&self.pool).await? {
+                found.insert(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
+            }
+        }
+        lowered
+            .iter()
+            .map(|r| found.get(r).map(|t| parse_entity(t)).transpose())
+            .collect()
+    }
+
+    pub async fn count_entities(&self, q: &EntityQuery) -> Result<i64, StoreError> {
+        let mut sql = Sql::new("SELECT COUNT(*)");
+        from_where(q, &mut sql);
+        Ok(sql.query().fetch_one(&self.pool).await?.try_get(0)?)
+    }
+
+    /// One page of a by-query listing. `cursor` (when given) carries the query.
+    pub async fn query_entities(
+        &self,
+        query: Option<&EntityQuery>,
+        cursor: Option<&Cursor>,
+        limit: i64,
+        offset: Option<i64>,
+        include_total: bool,
+    ) -> Result<EntitiesPage, StoreError> {
+        let q = match cursor {
+            Some(c) => c.query()?,
+            None => query.cloned().unwrap_or_default(),
+        };
+        let total_items = match cursor {
+            Some(c) => c.total_items,
+            None if include_total => self.count_entities(&q).await?,
+            None => 0,
+        };
+        let is_previous = cursor.is_some_and(|c| c.is_previous);
+        let descending = q.order.as_ref().is_some_and(|o| o.order == Order::Desc);
+        // Walking backwards flips the comparison and the sort direction.
+        let walk_desc = descending != is_previous;
+        let (cmp, dir) = if walk_desc {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let sort_expr = if q.order.is_some() {
+            "o.v"
+        } else {
+            "fe.entity_id"
+        };
+
+        let mut sql = Sql::new(&format!(
+            "SELECT fe.entity_id, fe.final_entity, {sort_expr}"
+        ));
+        from_where(&q, &mut sql);
+        if let Some(c) = cursor {
+            let id = c
+                .order_field_values
+                .last()
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
+            if q.order.is_some() {
+                let v = c
+                    .order_field_values
+                    .first()
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default();
+                sql.push(&format!(" AND (o.v {cmp} ")).bind(v.clone());
+                sql.push(" OR (o.v = ")
+                    .bind(v)
+                    .push(&format!(" AND fe.entity_id {cmp} "))
+                    .bind(id)
+                    .push("))");
+            } else {
+                sql.push(&format!(" AND fe.entity_id {cmp} ")).bind(id);
+            }
+        }
+        if q.order.is_some() {
+            sql.push(&format!(" ORDER BY o.v {dir}, fe.entity_id {dir}"));
+        } else {
+            sql.push(&format!(" ORDER BY fe.entity_id {dir}"));
+        }
+        sql.push(" LIMIT ").bind_int(limit + 1);
+        if let Some(off) = offset.filter(|o| *o > 0 && cursor.is_none()) {
+            sql.push(" OFFSET ").bind_int(off);
+        }
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let has_more = rows.len() as i64 > limit;
+        let mut page: Vec<(String, String, Option<String>)> = Vec::new();
+        for row in rows.iter().take(limit.max(0) as usize) {
+            page.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+        }
+        if is_previous {
+            page.reverse();
+        }
+        let make_cursor = |(id, _, v): &(String, String, Option<String>), previous: bool| {
+            Cursor {
+                order_fields: q.order.iter().cloned().collect(),
+                query: q.filter.as_ref().map(predicate_to_json),
+                full_text_filter: q.full_text.clone(),
+                order_field_values: if q.order.is_some() {
+                    vec![v.clone(), Some(id.clone())]
+                } else {
+                    vec![Some(id.clone())]
+                },
+                is_previous: previous,
+                total_items,
+            }
+            .encode()
+        };
+        let (has_next, has_prev) = if is_previous {
+            (true, has_more)
+        } else {
+            (has_more, cursor.is_some() || offset.is_some_and(|o| o > 0))
+        };
+        let next_cursor = if has_next {
+            page.last().map(|r| make_cursor(r, false))
+        } else {
+            None
+        };
+        let prev_cursor = if has_prev {
+            page.first().map(|r| make_cursor(r, true))
+        } else {
+            None
+        };
+        let items = page
+            .iter()
+            .map(|(_, text, _)| parse_entity(text))
+            .collect::<Result<_, _>>()?;
+        Ok(EntitiesPage {
+            items,
+            total_items,
+            next_cursor,
+            prev_cursor,
+        })
+    }
+
+    /// Legacy `GET /entities` with offset/limit: every order field applies and
+    /// entities lacking one sort last.
+    pub async fn list_entities(&self, opts: &ListOptions) -> Result<Vec<Value>, StoreError> {
+        let mut sql = Sql::new("SELECT fe.final_entity FROM final_entities fe");
+        for (i, order) in opts.order.iter().enumerate() {
+            sql.push(&format!(
+                " LEFT JOIN (SELECT entity_id, MIN(value) AS v FROM search WHERE key = "
+            ))
+            .bind(order.field.to_lowercase())
+            .push(&format!(
+                " GROUP BY entity_id) o{i} ON o{i}.entity_id = fe.entity_id"
+            ));
+        }
+        sql.push(" WHERE 1 = 1");
+        if let Some(filter) = &opts.filter {
+            sql.push(" AND ");
+            compile(filter, &mut sql);
+        }
+        sql.push(" ORDER BY ");
+        for (i, order) in opts.order.iter().enumerate() {
+            let dir = if order.order == Order::Desc {
+                "DESC"
+            } else {
+                "ASC"
+            };
+            sql.push(&format!("(o{i}.v IS NULL), o{i}.v {dir}, "));
+        }
+        sql.push("fe.entity_id ASC");
+        match opts.limit {
+            Some(limit) => sql.push(" LIMIT ").bind_int(limit),
+            None => sql.push(" LIMIT -1"),
+        };
+        sql.push(" OFFSET ").bind_int(opts.offset);
+        sql.query()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| parse_entity(&r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// Value counts per facet (original casing), over entities matching `filter`.
+    pub async fn facets(
+        &self,
+        facets: &[String],
+        filter: Option<&Predicate>,
+    ) -> Result<Vec<Facet>, StoreError> {
+        let mut out = Vec::new();
+        for facet in facets {
+            let mut sql =
+                Sql::new("SELECT s.original_value, COUNT(*) FROM search s WHERE s.key = ");
+            sql.bind(facet.to_lowercase())
+                .push(" AND s.original_value IS NOT NULL");
+            if let Some(f) = filter {
+                sql.push(" AND s.entity_id IN (SELECT fe.entity_id FROM final_entities fe WHERE ");
+                compile(f, &mut sql);
+                sql.push(")");
+            }
+            sql.push(" GROUP BY s.original_value ORDER BY s.original_value");
+            let values = sql
+                .query()
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(FacetCount {
+                        value: r.try_get(0)?,
+                        count: r.try_get(1)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            out.push(Facet {
+                name: facet.clone(),
+                values,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Counts of final entities per kind (for metrics).
+    pub async fn count_by_kind(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        sqlx::query("SELECT original_value, COUNT(*) FROM search WHERE key = 'kind' GROUP BY original_value")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}
