@@ -260,6 +260,10 @@ impl Processor {
                                 continue;
                             }
                             if !seen.insert(child_ref.clone()) {
+                                out.errors.push(ErrorItem::new(
+                                    "ConflictError",
+                                    format!("Duplicate entity {child_ref} at {location_key} (document {index}); the first definition is kept"),
+                                ));
                                 continue;
                             }
                             out.children.push(DeferredEntity {
