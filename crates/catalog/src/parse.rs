@@ -26,7 +26,8 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Parses a catalog file. Empty documents are skipped; a YAML error makes
+/// Parses a catalog file. Empty documents are skipped (and not counted in
+/// the document indexes); a YAML error makes
 /// the whole file one error (its line and column are in the message).
 pub fn parse_documents(bytes: &[u8], location: &str) -> Vec<Document> {
     let text = match std::str::from_utf8(bytes) {
@@ -76,10 +77,11 @@ mod tests {
         let docs = parse_documents(b"---\nkind: A\n---\n\n---\n- 1\n---\nkind: B\n", "file:x");
         assert_eq!(docs.len(), 3);
         assert!(matches!(&docs[0], Document::Entity { index: 0, .. }));
+        // Indexes count the non-empty documents of the file.
         assert!(
-            matches!(&docs[1], Document::Error { index: Some(2), message, .. } if message.contains("got array"))
+            matches!(&docs[1], Document::Error { index: Some(1), message, .. } if message.contains("got array"))
         );
-        assert!(matches!(&docs[2], Document::Entity { index: 3, .. }));
+        assert!(matches!(&docs[2], Document::Entity { index: 2, .. }));
         let bad = parse_documents(b"kind: [unclosed\n", "file:y");
         assert!(
             matches!(&bad[0], Document::Error { index: None, message, .. } if message.starts_with("YAML error at file:y"))

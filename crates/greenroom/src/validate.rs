@@ -17,8 +17,10 @@ fn is_yaml(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
-/// Expands files, directories (every YAML file below) and glob patterns.
-fn expand(paths: &[String]) -> Result<Vec<PathBuf>, String> {
+/// Expands files, directories (every YAML file below, hidden folders and
+/// build output skipped) and glob patterns. The flag is true for files found
+/// by walking a directory: those may be other YAML (OpenAPI, CI workflows).
+fn expand(paths: &[String]) -> Result<Vec<(PathBuf, bool)>, String> {
     let mut out = Vec::new();
     for raw in paths {
         let path = Path::new(raw);
@@ -48,24 +50,28 @@ fn expand(paths: &[String]) -> Result<Vec<PathBuf>, String> {
                 let candidate = e.path().strip_prefix("./").unwrap_or(e.path());
                 if e.file_type().is_file() && (glob.is_match(e.path()) || glob.is_match(candidate))
                 {
-                    out.push(e.path().to_path_buf());
+                    out.push((e.path().to_path_buf(), false));
                 }
             }
             if out.len() == before {
                 return Err(format!("{raw}: no files match"));
             }
         } else if path.is_dir() {
-            for e in walkdir::WalkDir::new(path)
+            let walk = walkdir::WalkDir::new(path)
                 .sort_by_file_name()
                 .into_iter()
-                .flatten()
-            {
+                .filter_entry(|e| {
+                    let name = e.file_name().to_string_lossy();
+                    e.depth() == 0
+                        || !(name.starts_with('.') || name == "node_modules" || name == "target")
+                });
+            for e in walk.flatten() {
                 if e.file_type().is_file() && is_yaml(e.path()) {
-                    out.push(e.path().to_path_buf());
+                    out.push((e.path().to_path_buf(), true));
                 }
             }
         } else if path.is_file() {
-            out.push(path.to_path_buf());
+            out.push((path.to_path_buf(), false));
         } else {
             return Err(format!("{raw}: no such file or directory"));
         }
@@ -83,8 +89,8 @@ pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
         }
     };
     let processor = Processor::new(Readers::new(Vec::new()), Rules::allow_all());
-    let (mut errors, mut entities) = (0usize, 0usize);
-    for file in &files {
+    let (mut errors, mut entities, mut skipped) = (0usize, 0usize, 0usize);
+    for (file, discovered) in &files {
         let shown = file.display().to_string();
         let bytes = match std::fs::read(file) {
             Ok(b) => b,
@@ -98,7 +104,18 @@ pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
             .to_string_lossy()
             .into_owned();
         let location = format!("file:{abs}");
-        for doc in parse_documents(&bytes, &location) {
+        let docs = parse_documents(&bytes, &location);
+        let looks_like_descriptor = docs.iter().any(|d| match d {
+            Document::Entity { entity, .. } => {
+                entity.get("apiVersion").is_some() || entity.get("kind").is_some()
+            }
+            Document::Error { .. } => true,
+        });
+        if *discovered && !looks_like_descriptor {
+            skipped += 1;
+            continue;
+        }
+        for doc in docs {
             match doc {
                 Document::Error { index, message, .. } => {
                     let at = index.map_or(String::new(), |i| format!(":doc {i}"));
@@ -164,11 +181,16 @@ pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
             }
         }
     }
-    let summary = format!(
+    let mut summary = format!(
         "{} file(s), {entities} entit{}, {errors} error(s)",
-        files.len(),
-        if entities == 1 { "y" } else { "ies" },
+        files.len() - skipped,
+        if entities == 1 { "y" } else { "ies" }
     );
+    if skipped > 0 {
+        summary.push_str(&format!(
+            ", {skipped} YAML file(s) without apiVersion or kind skipped"
+        ));
+    }
     if errors > 0 {
         eprintln!("validation failed: {summary}");
         Ok(1)

@@ -412,13 +412,11 @@ impl Store {
     pub async fn list_entities(&self, opts: &ListOptions) -> Result<Vec<Value>, StoreError> {
         let mut sql = Sql::new("SELECT fe.final_entity FROM final_entities fe");
         for (i, order) in opts.order.iter().enumerate() {
-            sql.push(&format!(
-                " LEFT JOIN (SELECT entity_id, MIN(value) AS v FROM search WHERE key = "
-            ))
-            .bind(order.field.to_lowercase())
-            .push(&format!(
-                " GROUP BY entity_id) o{i} ON o{i}.entity_id = fe.entity_id"
-            ));
+            sql.push(" LEFT JOIN (SELECT entity_id, MIN(value) AS v FROM search WHERE key = ")
+                .bind(order.field.to_lowercase())
+                .push(&format!(
+                    " GROUP BY entity_id) o{i} ON o{i}.entity_id = fe.entity_id"
+                ));
         }
         sql.push(" WHERE 1 = 1");
         if let Some(filter) = &opts.filter {

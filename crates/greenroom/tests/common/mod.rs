@@ -13,7 +13,10 @@ use serde_json::Value;
 pub const TOKEN: &str = "test-token-0123456789";
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 pub fn data_dir() -> PathBuf {
@@ -48,12 +51,18 @@ impl Server {
         Self::start_with(config, |_| {}, &[]).await
     }
 
-    pub async fn start_with(config: &str, prepare: impl FnOnce(&Path), env: &[(&str, &str)]) -> Server {
+    pub async fn start_with(
+        config: &str,
+        prepare: impl FnOnce(&Path),
+        env: &[(&str, &str)],
+    ) -> Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
         let port = free_port();
-        let text = config.replace("{PORT}", &port.to_string()).replace("{DIR}", &dir.path().to_string_lossy());
+        let text = config
+            .replace("{PORT}", &port.to_string())
+            .replace("{DIR}", &dir.path().to_string_lossy());
         let base = format!(
             "backend:\n  listen: {{host: 127.0.0.1, port: {port}}}\n  baseUrl: http://127.0.0.1:{port}\n  database: {{client: better-sqlite3, connection: {}/db.sqlite}}\n",
             dir.path().display()
@@ -75,7 +84,37 @@ impl Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("greenroom starts");
-        let server = Server { child, port, dir, client: reqwest::Client::new() };
+        let server = Server {
+            child,
+            port,
+            dir,
+            client: reqwest::Client::new(),
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    /// Starts `greenroom serve` with no `--config` at all (the embedded
+    /// default), in an empty directory; only the port comes from the environment.
+    pub async fn start_default() -> Server {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_greenroom"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("APP_CONFIG_backend_listen_port", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("greenroom starts");
+        let server = Server {
+            child,
+            port,
+            dir,
+            client: reqwest::Client::new(),
+        };
         server.wait_ready().await;
         server
     }
@@ -91,7 +130,11 @@ impl Server {
     async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(r) = self.client.get(self.url("/.backstage/health/v1/readiness")).send().await
+            if let Ok(r) = self
+                .client
+                .get(self.url("/.backstage/health/v1/readiness"))
+                .send()
+                .await
                 && r.status() == 200
             {
                 return;
@@ -105,14 +148,24 @@ impl Server {
         let r = self.client.get(self.url(path)).send().await.unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, Some(body), None).await
+        self.send(reqwest::Method::POST, path, Some(body), None)
+            .await
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>, token: Option<&str>) -> (u16, Value) {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         let mut req = self.client.request(method, self.url(path));
         if let Some(b) = body {
             req = req.json(b);
@@ -123,7 +176,10 @@ impl Server {
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Polls `check` until it returns `Some`, or fails after `secs`.
@@ -147,7 +203,9 @@ impl Server {
     /// Waits until an entity exists (processing is asynchronous).
     pub async fn wait_entity(&self, path: &str) -> Value {
         self.wait_for(15, path, || async {
-            let (s, v) = self.get(&format!("/api/catalog/entities/by-name/{path}")).await;
+            let (s, v) = self
+                .get(&format!("/api/catalog/entities/by-name/{path}"))
+                .await;
             (s == 200).then_some(v)
         })
         .await
@@ -180,25 +238,39 @@ impl FileServer {
         let handle = tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             loop {
-                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let root = served.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let n = socket.read(&mut buf).await.unwrap_or(0);
                     let request = String::from_utf8_lossy(&buf[..n]);
-                    let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+                    let path = request
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("/")
+                        .trim_start_matches('/')
+                        .to_string();
                     let file = root.join(&path);
                     let (status, body) = match (path.contains(".."), std::fs::read(&file)) {
                         (false, Ok(b)) => ("200 OK", b),
                         _ => ("404 Not Found", b"not found".to_vec()),
                     };
-                    let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
                     let _ = socket.write_all(head.as_bytes()).await;
                     let _ = socket.write_all(&body).await;
                 });
             }
         });
-        FileServer { port, root: root.to_path_buf(), handle }
+        FileServer {
+            port,
+            root: root.to_path_buf(),
+            handle,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -223,7 +295,10 @@ pub fn refs(items: &Value) -> Vec<String> {
                 "{}:{}/{}",
                 e["kind"].as_str().unwrap_or_default().to_lowercase(),
                 e["metadata"]["namespace"].as_str().unwrap_or("default"),
-                e["metadata"]["name"].as_str().unwrap_or_default().to_lowercase()
+                e["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_lowercase()
             )
         })
         .collect();

@@ -1,0 +1,82 @@
+//! `greenroom catalog validate`: compiler-style errors and exit codes.
+
+mod common;
+
+use std::process::Command;
+
+use common::data_dir;
+use serde_json::Value;
+
+fn validate(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_greenroom"))
+        .arg("catalog")
+        .arg("validate")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_bundled_example_catalog_is_valid() {
+    let dir = data_dir().join("../../examples/catalog");
+    let (code, stdout, stderr) = validate(&[dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "ok: 9 file(s), 24 entities, 0 error(s), 3 YAML file(s) without apiVersion or kind skipped"
+    );
+}
+
+#[test]
+fn every_bad_descriptor_is_reported_with_file_document_field_and_rule() {
+    let cases: Vec<Value> = serde_saphyr::from_str(
+        &std::fs::read_to_string(data_dir().join("invalid-expected.yaml")).unwrap(),
+    )
+    .unwrap();
+    let dir = data_dir().join("invalid");
+    let (code, stdout, stderr) = validate(&[dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stderr.starts_with("validation failed:"), "{stderr}");
+    for case in &cases {
+        let file = case["file"].as_str().unwrap();
+        let Some(expected) = case["cli"].as_str() else {
+            continue;
+        };
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(file) && l.contains(expected));
+        assert!(
+            line.is_some(),
+            "{file}: no line with '{expected}' in:\n{stdout}"
+        );
+        assert!(
+            line.unwrap().contains(&format!("{file}:")),
+            "file name first"
+        );
+    }
+    // Line for the bad name: file, document, ref, rule, field, message.
+    assert!(stdout.contains("bad-name.yaml:doc 0: component:default/bad name!: error[FieldFormatEntityPolicy] at metadata.name: \"metadata.name\" is not valid;"), "{stdout}");
+}
+
+#[test]
+fn globs_and_missing_paths() {
+    let pattern = format!("{}/invalid/bad-*.yaml", data_dir().display());
+    let (code, stdout, _) = validate(&[&pattern]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stdout.lines().count(),
+        3,
+        "bad-name, bad-relation, bad-tag (one line each): {stdout}"
+    );
+    let (code, _, stderr) = validate(&["/nonexistent/catalog-info.yaml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no such file or directory"));
+    let good = data_dir().join("fixture-catalog/software.yaml");
+    let (code, _, _) = validate(&[good.to_str().unwrap()]);
+    assert_eq!(code, 0);
+}
