@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: sets up what the tests need, then
+# runs every test of the workspace. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# git: the tests exercise real repositories in later features; curl: smoke checks.
+command -v git >/dev/null || need_apt+=(git)
+command -v curl >/dev/null || need_apt+=(curl)
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "missing tools: ${need_apt[*]} (install them or run as root)" >&2
+    exit 1
+  fi
+fi
+
+cargo test --workspace --locked "$@"
