@@ -144,10 +144,13 @@ impl Engine {
             .buffer_unordered(8)
             .collect()
             .await;
+        let processed_in = started.elapsed();
         let errors: usize = results.iter().map(|r| r.errors.len()).sum();
         metrics::counter!("catalog_processing_errors_total").increment(errors as u64);
         metrics::counter!("catalog_processed_entities_total").increment(results.len() as u64);
+        let applying = Instant::now();
         self.store.apply_results(&results).await?;
+        let applied_in = applying.elapsed();
         let schedule: Vec<(String, i64)> = items
             .iter()
             .map(|i| (i.entity_id.clone(), self.next_due(now)))
@@ -155,6 +158,13 @@ impl Engine {
         self.store.schedule(&schedule).await?;
         metrics::histogram!("catalog_processing_batch_seconds")
             .record(started.elapsed().as_secs_f64());
+        tracing::debug!(
+            items = items.len(),
+            process_ms = processed_in.as_millis() as u64,
+            apply_ms = applied_in.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "processing batch"
+        );
         Ok(items.len())
     }
 
@@ -168,23 +178,48 @@ impl Engine {
     /// Runs until the queue is empty and orphans are gone (tests, CLI tools).
     pub async fn run_until_idle(&self) -> Result<(), StoreError> {
         loop {
-            while self.process_batch().await? > 0 {}
+            while self.process_batch().await? > 0 {
+                self.store.stitch_pending().await?;
+            }
+            self.store.stitch_pending().await?;
             if self.cleanup_orphans().await? == 0 && self.store.due_count().await? == 0 {
                 return Ok(());
             }
         }
     }
 
+    async fn drain_stitch_queue(&self) {
+        let started = Instant::now();
+        match self.store.stitch_pending().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(
+                stitched = n,
+                ms = started.elapsed().as_millis() as u64,
+                "drained the stitch queue"
+            ),
+            Err(e) => tracing::error!(error = %e, "stitching failed"),
+        }
+    }
+
     /// The loop `serve` runs until shutdown is signalled.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut last_cleanup = Instant::now();
+        let mut last_drain = Instant::now();
         let mut dirty = false;
         loop {
             if *shutdown.borrow() {
                 return;
             }
+            // While a large ingestion runs, relation peers are stitched every
+            // few seconds rather than after every batch.
+            if last_drain.elapsed() > Duration::from_secs(2) {
+                self.drain_stitch_queue().await;
+                last_drain = Instant::now();
+            }
             match self.process_batch().await {
                 Ok(0) => {
+                    self.drain_stitch_queue().await;
+                    last_drain = Instant::now();
                     if dirty || last_cleanup.elapsed() > Duration::from_secs(30) {
                         if let Err(e) = self.cleanup_orphans().await {
                             tracing::error!(error = %e, "orphan cleanup failed");

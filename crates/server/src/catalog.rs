@@ -18,6 +18,7 @@ use greenroom_model::refs::{EntityRef, LocationRef};
 use greenroom_store::{
     Cursor, EntitiesPage, EntityQuery, FullTextFilter, ListOptions, LocationRow, Order, OrderField,
 };
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -116,12 +117,36 @@ fn parse_order(raw: &str, sep: char) -> Result<OrderField, ApiError> {
     })
 }
 
-fn project_all(items: Vec<Value>, fields: &[String]) -> Vec<Value> {
+/// Stored entities pass through as text; only a `fields` projection parses them.
+fn project_all(
+    items: Vec<Box<RawValue>>,
+    fields: &[String],
+) -> Result<Vec<Box<RawValue>>, ApiError> {
     if fields.is_empty() {
-        items
-    } else {
-        items.iter().map(|e| project(e, fields)).collect()
+        return Ok(items);
     }
+    items
+        .iter()
+        .map(|raw| {
+            let entity: Value = serde_json::from_str(raw.get())
+                .map_err(|e| ApiError::new("Error", e.to_string()))?;
+            to_raw_value(&project(&entity, fields))
+                .map_err(|e| ApiError::new("Error", e.to_string()))
+        })
+        .collect()
+}
+
+fn text_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
+fn serialize<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::new("Error", e.to_string()))
 }
 
 async fn list_entities(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult {
@@ -148,7 +173,7 @@ async fn list_entities(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery
             .query_entities(Some(&query), None, 10_000, None, false)
             .await?;
         loop {
-            items.extend(project_all(std::mem::take(&mut page.items), &fields));
+            items.extend(project_all(std::mem::take(&mut page.items), &fields)?);
             let Some(next) = page.next_cursor.take() else {
                 break;
             };
@@ -158,7 +183,7 @@ async fn list_entities(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery
                 .query_entities(None, Some(&cursor), 10_000, None, false)
                 .await?;
         }
-        return ok(&Value::Array(items));
+        return Ok(text_response(StatusCode::OK, serialize(&items)?));
     }
     let (mut offset, mut limit) = (
         params.int("offset", 0)?.unwrap_or(0),
@@ -206,7 +231,7 @@ async fn list_entities(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery
         pairs.append_pair("after", &after);
         response_link = Some(format!("</entities?{}>; rel=\"next\"", pairs.finish()));
     }
-    let mut response = json_response(StatusCode::OK, &Value::Array(project_all(items, &fields)));
+    let mut response = text_response(StatusCode::OK, serialize(&project_all(items, &fields)?)?);
     if let Some(link) = response_link
         && let Ok(v) = HeaderValue::from_str(&link)
     {
@@ -215,19 +240,33 @@ async fn list_entities(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery
     Ok(response)
 }
 
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_cursor: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryResponse {
+    items: Vec<Box<RawValue>>,
+    total_items: i64,
+    page_info: PageInfo,
+}
+
 fn page_response(page: EntitiesPage, fields: &[String]) -> ApiResult {
-    let mut info = serde_json::Map::new();
-    if let Some(n) = page.next_cursor {
-        info.insert("nextCursor".into(), Value::String(n));
-    }
-    if let Some(p) = page.prev_cursor {
-        info.insert("prevCursor".into(), Value::String(p));
-    }
-    ok(&json!({
-        "items": project_all(page.items, fields),
-        "totalItems": page.total_items,
-        "pageInfo": info,
-    }))
+    let body = QueryResponse {
+        items: project_all(page.items, fields)?,
+        total_items: page.total_items,
+        page_info: PageInfo {
+            next_cursor: page.next_cursor,
+            prev_cursor: page.prev_cursor,
+        },
+    };
+    Ok(text_response(StatusCode::OK, serialize(&body)?))
 }
 
 const DEFAULT_LIMIT: i64 = 200;

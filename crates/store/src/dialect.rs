@@ -15,14 +15,6 @@ pub enum Dialect {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// The largest number of bind parameters one statement may carry.
-pub(crate) fn max_params(dialect: Dialect) -> usize {
-    match dialect {
-        // SQLite >= 3.32 allows 32766; stay well below.
-        Dialect::Sqlite => 30_000,
-    }
-}
-
 pub(crate) async fn connect_sqlite(path: &str) -> Result<AnyPool, StoreError> {
     sqlx::any::install_default_drivers();
     let memory = path == ":memory:";
@@ -52,7 +44,10 @@ pub(crate) async fn connect_sqlite(path: &str) -> Result<AnyPool, StoreError> {
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = NORMAL",
                     "PRAGMA busy_timeout = 10000",
-                    "PRAGMA cache_size = -32000",
+                    "PRAGMA cache_size = -16000",
+                    // Fewer, larger checkpoints: pages rewritten by successive
+                    // batches are copied to the database once.
+                    "PRAGMA wal_autocheckpoint = 8000",
                     "PRAGMA temp_store = MEMORY",
                 ] {
                     sqlx::query(pragma).execute(&mut *conn).await?;
@@ -70,4 +65,91 @@ pub(crate) async fn migrate(pool: &AnyPool, dialect: Dialect) -> Result<(), Stor
         Dialect::Sqlite => SQLITE_MIGRATIONS.run(pool).await?,
     }
     Ok(())
+}
+
+/// `INSERT INTO table (columns) <rows of one JSON array parameter>`: each row
+/// is a JSON array of the column values in order.
+pub(crate) fn bulk_insert_sql(
+    dialect: Dialect,
+    table: &str,
+    columns: &[&str],
+) -> sqlx::AssertSqlSafe<String> {
+    match dialect {
+        Dialect::Sqlite => {
+            let picks: Vec<String> = (0..columns.len())
+                .map(|i| format!("j.value ->> {i}"))
+                .collect();
+            sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({}) SELECT {} FROM json_each($1) AS j",
+                columns.join(", "),
+                picks.join(", ")
+            ))
+        }
+    }
+}
+
+/// `<prefix> (<the string items of the JSON array parameter $1>)`.
+pub(crate) fn select_in_json_sql(dialect: Dialect, prefix: &str) -> sqlx::AssertSqlSafe<String> {
+    match dialect {
+        Dialect::Sqlite => {
+            sqlx::AssertSqlSafe(format!("{prefix} (SELECT value FROM json_each($1))"))
+        }
+    }
+}
+
+/// Updates `columns` of the rows whose `key` is the first item of each row
+/// of the JSON array parameter; the other items are the new values in order.
+pub(crate) fn bulk_update_sql(
+    dialect: Dialect,
+    table: &str,
+    key: &str,
+    columns: &[&str],
+) -> sqlx::AssertSqlSafe<String> {
+    match dialect {
+        Dialect::Sqlite => {
+            let sets: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = j.value ->> {}", i + 1))
+                .collect();
+            sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET {} FROM json_each($1) AS j WHERE {table}.{key} = j.value ->> 0",
+                sets.join(", ")
+            ))
+        }
+    }
+}
+
+/// Like [`bulk_insert_sql`], skipping rows whose `conflict` column exists.
+pub(crate) fn bulk_insert_ignore_sql(
+    dialect: Dialect,
+    table: &str,
+    columns: &[&str],
+    conflict: &str,
+) -> sqlx::AssertSqlSafe<String> {
+    let sqlx::AssertSqlSafe(insert) = bulk_insert_sql(dialect, table, columns);
+    // SQLite needs a WHERE to parse ON CONFLICT after INSERT ... SELECT.
+    sqlx::AssertSqlSafe(format!(
+        "{insert} WHERE true ON CONFLICT ({conflict}) DO NOTHING"
+    ))
+}
+
+/// Like [`bulk_insert_sql`], replacing the other columns of rows whose
+/// `conflict` column already exists.
+pub(crate) fn bulk_upsert_sql(
+    dialect: Dialect,
+    table: &str,
+    columns: &[&str],
+    conflict: &str,
+) -> sqlx::AssertSqlSafe<String> {
+    let sqlx::AssertSqlSafe(insert) = bulk_insert_sql(dialect, table, columns);
+    let updates: Vec<String> = columns
+        .iter()
+        .filter(|c| **c != conflict)
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    sqlx::AssertSqlSafe(format!(
+        "{insert} WHERE true ON CONFLICT ({conflict}) DO UPDATE SET {}",
+        updates.join(", ")
+    ))
 }

@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use greenroom_model::query::{FieldOp, Predicate};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -85,7 +86,8 @@ impl Cursor {
 }
 
 pub struct EntitiesPage {
-    pub items: Vec<Value>,
+    /// Final entities as stored JSON text, passed through without re-parsing.
+    pub items: Vec<Box<RawValue>>,
     pub total_items: i64,
     pub next_cursor: Option<String>,
     pub prev_cursor: Option<String>,
@@ -234,6 +236,10 @@ fn parse_entity(text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("final_entity: {e}")))
 }
 
+fn raw_entity(text: String) -> Result<Box<RawValue>, StoreError> {
+    RawValue::from_string(text).map_err(|e| StoreError::Corrupt(format!("final_entity: {e}")))
+}
+
 impl Store {
     pub async fn entity_by_ref(&self, entity_ref: &str) -> Result<Option<Value>, StoreError> {
         sqlx::query("SELECT final_entity FROM final_entities WHERE entity_ref = $1")
@@ -241,6 +247,19 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .map(|r| parse_entity(&r.try_get::<String, _>(0)?))
+            .transpose()
+    }
+
+    /// The stored JSON text of an entity, for responses that pass it through.
+    pub async fn entity_json_by_ref(
+        &self,
+        entity_ref: &str,
+    ) -> Result<Option<Box<RawValue>>, StoreError> {
+        sqlx::query("SELECT final_entity FROM final_entities WHERE entity_ref = $1")
+            .bind(entity_ref)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| raw_entity(r.try_get::<String, _>(0)?))
             .transpose()
     }
 
@@ -396,8 +415,8 @@ impl Store {
             None
         };
         let items = page
-            .iter()
-            .map(|(_, text, _)| parse_entity(text))
+            .into_iter()
+            .map(|(_, text, _)| raw_entity(text))
             .collect::<Result<_, _>>()?;
         Ok(EntitiesPage {
             items,
@@ -409,7 +428,10 @@ impl Store {
 
     /// Legacy `GET /entities` with offset/limit: every order field applies and
     /// entities lacking one sort last.
-    pub async fn list_entities(&self, opts: &ListOptions) -> Result<Vec<Value>, StoreError> {
+    pub async fn list_entities(
+        &self,
+        opts: &ListOptions,
+    ) -> Result<Vec<Box<RawValue>>, StoreError> {
         let mut sql = Sql::new("SELECT fe.final_entity FROM final_entities fe");
         for (i, order) in opts.order.iter().enumerate() {
             sql.push(" LEFT JOIN (SELECT entity_id, MIN(value) AS v FROM search WHERE key = ")
@@ -442,7 +464,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| parse_entity(&r.try_get::<String, _>(0)?))
+            .map(|r| raw_entity(r.try_get::<String, _>(0)?))
             .collect()
     }
 
@@ -463,7 +485,8 @@ impl Store {
                 compile(f, &mut sql);
                 sql.push(")");
             }
-            sql.push(" GROUP BY s.original_value ORDER BY s.original_value");
+            // Grouped in the order of the (key, value, original_value) index.
+            sql.push(" GROUP BY s.value, s.original_value ORDER BY s.value, s.original_value");
             let values = sql
                 .query()
                 .fetch_all(&self.pool)

@@ -39,14 +39,17 @@ CREATE TABLE final_entities (
     last_updated_at BIGINT NOT NULL
 );
 
+-- Clustered by entity (ids are time-ordered UUIDv7), with one covering index
+-- for filters and facets; `seq` numbers the rows of one entity.
 CREATE TABLE search (
     entity_id      TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
     key            TEXT NOT NULL,
     value          TEXT,
-    original_value TEXT
-);
-CREATE INDEX search_key_value ON search (key, value, entity_id);
-CREATE INDEX search_entity ON search (entity_id);
+    original_value TEXT,
+    PRIMARY KEY (entity_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX search_key_value ON search (key, value, original_value);
 
 CREATE TABLE locations (
     id         TEXT PRIMARY KEY,
@@ -54,4 +57,12 @@ CREATE TABLE locations (
     target     TEXT NOT NULL,
     entity_ref TEXT NOT NULL,
     UNIQUE (type, target)
+);
+
+-- Entities whose final form must be rebuilt because something they relate to
+-- changed. Drained in bulk, so a group with thousands of members is stitched
+-- once per drain instead of once per member change.
+CREATE TABLE stitch_queue (
+    entity_ref TEXT PRIMARY KEY,
+    queued_at  BIGINT NOT NULL
 );
