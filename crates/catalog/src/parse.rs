@@ -26,6 +26,20 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// YAML 1.2 booleans only (`on` stays a string), and parser budgets sized for
+/// catalog files: generated catalogs hold thousands of documents per file,
+/// while alias and depth limits still stop "billion laughs" style inputs.
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        budget: serde_saphyr::budget! {
+            max_documents: 200_000,
+            max_nodes: 20_000_000,
+            max_events: 40_000_000,
+        },
+    }
+}
+
 /// Parses a catalog file. Empty documents are skipped (and not counted in
 /// the document indexes); a YAML error makes
 /// the whole file one error (its line and column are in the message).
@@ -40,8 +54,7 @@ pub fn parse_documents(bytes: &[u8], location: &str) -> Vec<Document> {
             }];
         }
     };
-    let options = serde_saphyr::options! { strict_booleans: true };
-    let docs: Vec<Value> = match serde_saphyr::from_multiple_with_options(text, options) {
+    let docs: Vec<Value> = match serde_saphyr::from_multiple_with_options(text, yaml_options()) {
         Ok(d) => d,
         Err(e) => {
             return vec![Document::Error {

@@ -8,13 +8,13 @@ use greenroom_model::entity::{
     self, ANNOTATION_EDIT_URL, ANNOTATION_MANAGED_BY_LOCATION,
     ANNOTATION_MANAGED_BY_ORIGIN_LOCATION, ANNOTATION_SOURCE_LOCATION, ANNOTATION_VIEW_URL,
 };
-use greenroom_model::hash::stable_hash;
+use greenroom_model::hash::StableHasher;
 use greenroom_model::location::location_targets;
 use greenroom_model::refs::{LocationRef, is_javascript_url};
 use greenroom_model::relations::{Relation, derive_relations, sort_spec_arrays};
 use greenroom_model::validation::{display_ref, validate_entity, validate_envelope};
 use greenroom_store::{DeferredEntity, ErrorItem, ProcessingItem, ProcessingResult};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::bundled::BUNDLED_TYPE;
 use crate::parse::{Document, parse_documents};
@@ -83,20 +83,26 @@ impl Processor {
         let p = self
             .process_entity(&item.unprocessed, &item.entity_ref)
             .await;
-        let children_summary: Vec<Value> = p
-            .children
-            .iter()
-            .map(|c| json!([c.entity_ref, c.location_key, c.entity]))
-            .collect();
-        let relations: Vec<Value> = p
-            .relations
-            .iter()
-            .map(|r| json!([r.source, r.kind, r.target]))
-            .collect();
-        let result_hash = stable_hash(&json!({
-            "entity": p.entity, "relations": relations, "children": children_summary,
-            "errors": p.errors, "keep": p.keep_previous_children,
-        }));
+        // Hashed piece by piece: a Location may emit 100k children.
+        let mut hasher = StableHasher::default();
+        hasher.update(p.entity.as_ref().unwrap_or(&Value::Null));
+        for r in &p.relations {
+            hasher.update_str(&format!("{} {} {}", r.source, r.kind, r.target));
+        }
+        for c in &p.children {
+            hasher.update_str(&c.entity_ref);
+            hasher.update_str(&c.location_key);
+            hasher.update_str(&c.entity_json);
+        }
+        for e in &p.errors {
+            hasher.update_str(&format!("{}: {}", e.name, e.message));
+        }
+        hasher.update_str(if p.keep_previous_children {
+            "keep"
+        } else {
+            "replace"
+        });
+        let result_hash = hasher.finish();
         ProcessingResult {
             entity_id: item.entity_id.clone(),
             entity_ref: item.entity_ref.clone(),
@@ -267,7 +273,7 @@ impl Processor {
                                 continue;
                             }
                             out.children.push(DeferredEntity {
-                                entity: child,
+                                entity_json: child.to_string(),
                                 entity_ref: child_ref,
                                 location_key: location_key.clone(),
                             });
@@ -365,8 +371,10 @@ impl Processor {
             }),
             _ => {
                 let docs = parse_documents(text.as_bytes(), target);
-                let options = serde_saphyr::options! { strict_booleans: true };
-                match serde_saphyr::from_multiple_with_options::<Value>(&text, options) {
+                match serde_saphyr::from_multiple_with_options::<Value>(
+                    &text,
+                    crate::parse::yaml_options(),
+                ) {
                     Ok(mut d) if d.len() == 1 => Ok(d.remove(0)),
                     Ok(d) => Err(format!(
                         "Placeholder $yaml expected to find exactly one document of data at {target}, found {}",
@@ -430,7 +438,11 @@ impl Processor {
             }
             let p = self.process_entity(&entity, "").await;
             errors.extend(p.errors);
-            queue.extend(p.children.into_iter().map(|c| c.entity));
+            queue.extend(
+                p.children
+                    .iter()
+                    .filter_map(|c| serde_json::from_str(&c.entity_json).ok()),
+            );
             if let Some(e) = p.entity {
                 out.push(e);
             }

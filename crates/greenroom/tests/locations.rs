@@ -194,7 +194,7 @@ async fn register_look_up_and_unregister() {
             Some(TOKEN),
         )
         .await;
-    assert_eq!(status, 204);
+    assert_eq!(status, 204, "{}", server.log());
     server
         .wait_for(15, "registered-svc to be deleted", || async {
             let (s, _) = server

@@ -4,6 +4,48 @@
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 
+/// Where stable output goes: a string, or straight into a hasher so large
+/// documents are never materialised as one string.
+pub trait Sink {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char) {
+        let mut buf = [0u8; 4];
+        self.push_str(c.encode_utf8(&mut buf));
+    }
+}
+
+impl Sink for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+}
+
+/// A SHA-1 over stable JSON, fed piece by piece.
+#[derive(Default)]
+pub struct StableHasher(Sha1);
+
+impl Sink for StableHasher {
+    fn push_str(&mut self, s: &str) {
+        self.0.update(s.as_bytes());
+    }
+}
+
+impl StableHasher {
+    pub fn update(&mut self, value: &Value) {
+        write_stable(value, self);
+        self.0.update(b"\n");
+    }
+
+    pub fn update_str(&mut self, text: &str) {
+        self.0.update(text.as_bytes());
+        self.0.update(b"\n");
+    }
+
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
 /// Writes `value` with object keys sorted, so equal documents hash equally.
 pub fn stable_stringify(value: &Value) -> String {
     let mut out = String::new();
@@ -11,7 +53,7 @@ pub fn stable_stringify(value: &Value) -> String {
     out
 }
 
-fn write_stable(value: &Value, out: &mut String) {
+fn write_stable<S: Sink>(value: &Value, out: &mut S) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();

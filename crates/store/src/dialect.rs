@@ -153,3 +153,10 @@ pub(crate) fn bulk_upsert_sql(
         updates.join(", ")
     ))
 }
+
+/// The statement that opens a write transaction.
+pub(crate) fn begin_write(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+    }
+}

@@ -67,6 +67,7 @@ impl ErrorItem {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    facet_cache: std::sync::Arc<query::FacetCache>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -84,9 +85,22 @@ impl Store {
         let store = Store {
             pool,
             dialect: Dialect::Sqlite,
+            facet_cache: Default::default(),
         };
         dialect::migrate(&store.pool, store.dialect).await?;
         Ok(store)
+    }
+
+    /// A write transaction. SQLite takes the write lock up front (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads first cannot wait for a
+    /// concurrent writer and would fail with "database is locked".
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(self
+            .pool
+            .begin_with(dialect::begin_write(self.dialect))
+            .await?)
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -25,9 +25,11 @@ pub struct ProviderEntity {
 }
 
 /// A child entity emitted while processing a parent (for example a Location's targets).
+/// Kept as JSON text: a Location may emit 100k of them, and text is several
+/// times smaller in memory than a parsed tree.
 #[derive(Debug, Clone)]
 pub struct DeferredEntity {
-    pub entity: Value,
+    pub entity_json: String,
     pub entity_ref: String,
     pub location_key: String,
 }
@@ -71,6 +73,12 @@ pub struct ProcessingErrorRow {
     pub has_final_entity: bool,
 }
 
+/// One row of the search table: (key, value, entity_id, original_value).
+type SearchInsert = (String, String, String, Option<String>);
+
+/// Stored in place of values too long to index: they exist but equal nothing.
+pub(crate) const TOO_LONG: &str = "\u{1}";
+
 fn parse_json(text: &str, what: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
@@ -95,7 +103,7 @@ impl Store {
         entities: &[ProviderEntity],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let old_targets: Vec<String> = sqlx::query(
             "SELECT target_entity_ref FROM refresh_state_references WHERE source_key = $1",
         )
@@ -105,9 +113,17 @@ impl Store {
         .iter()
         .map(|r| r.try_get::<String, _>(0))
         .collect::<Result<_, _>>()?;
-        let items: Vec<(&str, &Value, &str)> = entities
+        let texts: Vec<String> = entities.iter().map(|e| e.entity.to_string()).collect();
+        let items: Vec<(&str, &str, &str)> = entities
             .iter()
-            .map(|e| (e.entity_ref.as_str(), &e.entity, e.location_key.as_str()))
+            .zip(&texts)
+            .map(|(e, text)| {
+                (
+                    e.entity_ref.as_str(),
+                    text.as_str(),
+                    e.location_key.as_str(),
+                )
+            })
             .collect();
         upsert_unprocessed_many(&mut tx, self.dialect, &items, None, now).await?;
         sqlx::query("DELETE FROM refresh_state_references WHERE source_key = $1")
@@ -141,7 +157,7 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<ProcessingItem>, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let rows = sqlx::query(
             "SELECT entity_id, entity_ref, unprocessed_entity, location_key, result_hash, next_update_at
              FROM refresh_state WHERE next_update_at <= $1 ORDER BY next_update_at LIMIT $2",
@@ -174,7 +190,7 @@ impl Store {
 
     /// Sets when each processed item is next due (the processing interval).
     pub async fn schedule(&self, entity_ids: &[(String, i64)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for (id, at) in entity_ids {
             sqlx::query("UPDATE refresh_state SET next_update_at = $1 WHERE entity_id = $2")
                 .bind(*at)
@@ -194,7 +210,7 @@ impl Store {
         let json = |v: &dyn erased::Json| v.to_json();
         let mut to_stitch: BTreeSet<String> = BTreeSet::new();
         let mut deferred: BTreeSet<String> = BTreeSet::new();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
 
         // Skip results whose hash did not change, and rows deleted meanwhile.
         let ids: Vec<&String> = results.iter().map(|r| &r.entity_id).collect();
@@ -353,10 +369,16 @@ impl Store {
             if result.children.is_empty() && old_set.is_empty() {
                 continue;
             }
-            let items: Vec<(&str, &Value, &str)> = result
+            let items: Vec<(&str, &str, &str)> = result
                 .children
                 .iter()
-                .map(|c| (c.entity_ref.as_str(), &c.entity, c.location_key.as_str()))
+                .map(|c| {
+                    (
+                        c.entity_ref.as_str(),
+                        c.entity_json.as_str(),
+                        c.location_key.as_str(),
+                    )
+                })
                 .collect();
             upsert_unprocessed_many(&mut tx, self.dialect, &items, Some(&result.entity_ref), now)
                 .await?;
@@ -425,7 +447,7 @@ impl Store {
         let t0 = std::time::Instant::now();
         let mut marks: Vec<(&str, u128)> = Vec::new();
         let d = self.dialect;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let payload = erased::Json::to_json(&refs)?;
 
         let states = sqlx::query(select_in_json_sql(
@@ -491,7 +513,7 @@ impl Store {
 
         marks.push(("reads", t0.elapsed().as_millis()));
         let mut finals: Vec<(String, String, String, String, i64)> = Vec::new();
-        let mut search: Vec<(String, usize, String, Option<String>, Option<String>)> = Vec::new();
+        let mut search: Vec<SearchInsert> = Vec::new();
         for row in &states {
             let entity_id: String = row.try_get(0)?;
             let entity_ref: String = row.try_get(1)?;
@@ -536,8 +558,9 @@ impl Store {
                     meta.insert("etag".into(), Value::String(hash.clone()));
                 }
             }
-            for (seq, r) in search_rows(&final_entity).into_iter().enumerate() {
-                search.push((entity_id.clone(), seq, r.key, r.value, r.original_value));
+            for r in search_rows(&final_entity) {
+                let value = r.value.unwrap_or_else(|| TOO_LONG.to_string());
+                search.push((r.key, value, entity_id.clone(), r.original_value));
             }
             finals.push((entity_id, entity_ref, final_entity.to_string(), hash, now));
         }
@@ -575,12 +598,12 @@ impl Store {
             marks.push(("delete", t0.elapsed().as_millis()));
             // Inserting in index order keeps the (key, value) index pages hot:
             // far fewer page reads and writes than random order on a big catalog.
-            search.sort_by(|a, b| (&a.2, &a.3).cmp(&(&b.2, &b.3)));
+            search.sort();
             for chunk in search.chunks(10_000) {
                 sqlx::query(bulk_insert_sql(
                     d,
                     "search",
-                    &["entity_id", "seq", "key", "value", "original_value"],
+                    &["key", "value", "entity_id", "original_value"],
                 ))
                 .bind(erased::Json::to_json(&chunk)?)
                 .execute(&mut *tx)
@@ -588,6 +611,9 @@ impl Store {
             }
         }
         marks.push(("search", t0.elapsed().as_millis()));
+        if !finals.is_empty() {
+            bump_generation(&mut tx).await?;
+        }
         tx.commit().await?;
         marks.push(("commit", t0.elapsed().as_millis()));
         tracing::trace!(
@@ -654,7 +680,7 @@ impl Store {
     async fn delete_entities(&self, ids: &[(String, String)]) -> Result<Vec<String>, StoreError> {
         let entity_ids: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
         let refs: Vec<String> = ids.iter().map(|(_, r)| r.clone()).collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut affected = BTreeSet::new();
         let mut sql = Sql::new(
             "SELECT DISTINCT source_entity_ref FROM relations WHERE originating_entity_id IN ",
@@ -681,6 +707,7 @@ impl Store {
             sql.bind_list(values.iter());
             sql.query().execute(&mut *tx).await?;
         }
+        bump_generation(&mut tx).await?;
         tx.commit().await?;
         for r in &refs {
             affected.remove(r);
@@ -698,7 +725,7 @@ impl Store {
         let Some(row) = row else { return Ok(false) };
         let entity_ref: String = row.try_get(0)?;
         let parent_refs = {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             let p = parents(&mut tx, &entity_ref).await?;
             tx.commit().await?;
             p
@@ -717,7 +744,7 @@ impl Store {
 
     /// Makes an entity and all its ancestors due now. False if unknown.
     pub async fn schedule_refresh(&self, entity_ref: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let exists = sqlx::query("SELECT 1 FROM refresh_state WHERE entity_ref = $1")
             .bind(entity_ref)
             .fetch_optional(&mut *tx)
@@ -755,7 +782,7 @@ impl Store {
 
     /// The parents (emitters) of an entity, and whether it has a provider root.
     pub async fn parent_refs(&self, entity_ref: &str) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let p = parents(&mut tx, entity_ref).await?;
         tx.commit().await?;
         Ok(p)
@@ -804,6 +831,14 @@ impl Store {
     }
 }
 
+/// Marks that what the API serves changed (see `catalog_generation`).
+async fn bump_generation(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE catalog_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 async fn parents(
     tx: &mut Transaction<'_, Any>,
     entity_ref: &str,
@@ -826,7 +861,7 @@ async fn parents(
 async fn upsert_unprocessed_many(
     tx: &mut Transaction<'_, Any>,
     dialect: crate::Dialect,
-    items: &[(&str, &Value, &str)],
+    items: &[(&str, &str, &str)],
     emitter: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -847,8 +882,8 @@ async fn upsert_unprocessed_many(
         }
     }
     let mut inserts: Vec<(String, &str, String, &str, i64, i64)> = Vec::new();
-    for (entity_ref, entity, location_key) in items {
-        let text = entity.to_string();
+    for (entity_ref, text, location_key) in items {
+        let text = text.to_string();
         let Some((old_text, owner)) = existing.get(*entity_ref) else {
             inserts.push((new_id(), entity_ref, text, location_key, now, now));
             continue;

@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sqlx::Row;
 
+use crate::processing::TOO_LONG;
 use crate::sql::Sql;
 use crate::{Store, StoreError};
 
@@ -107,6 +108,7 @@ pub struct FacetCount {
     pub count: i64,
 }
 
+#[derive(Clone)]
 pub struct Facet {
     pub name: String,
     pub values: Vec<FacetCount>,
@@ -138,82 +140,75 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Appends the SQL condition for `p` over rows aliased `fe`.
-fn compile(p: &Predicate, sql: &mut Sql) {
+const ALL_IDS: &str = "SELECT entity_id FROM final_entities";
+
+/// Appends a SELECT yielding the ids of the entities matching `p`, each once.
+/// Leaves are range scans of the search table's (key, value, entity_id) key;
+/// `$all`/`$any`/`$not` become INTERSECT/UNION/EXCEPT.
+fn compile_set(p: &Predicate, sql: &mut Sql) {
+    let compound = |ps: &[Predicate], op: &str, sql: &mut Sql| {
+        for (i, child) in ps.iter().enumerate() {
+            if i > 0 {
+                sql.push(op);
+            }
+            sql.push("SELECT entity_id FROM (");
+            compile_set(child, sql);
+            sql.push(")");
+        }
+    };
     match p {
-        Predicate::All(ps) | Predicate::Any(ps) if ps.is_empty() => {
-            sql.push(if matches!(p, Predicate::All(_)) {
-                "1 = 1"
-            } else {
-                "1 = 0"
-            });
+        Predicate::All(ps) if ps.is_empty() => {
+            sql.push(ALL_IDS);
         }
-        Predicate::All(ps) | Predicate::Any(ps) => {
-            let joiner = if matches!(p, Predicate::All(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            sql.push("(");
-            for (i, child) in ps.iter().enumerate() {
-                if i > 0 {
-                    sql.push(joiner);
-                }
-                compile(child, sql);
-            }
-            sql.push(")");
+        Predicate::Any(ps) if ps.is_empty() => {
+            sql.push("SELECT entity_id FROM final_entities WHERE 1 = 0");
         }
+        Predicate::All(ps) if ps.len() == 1 => compile_set(&ps[0], sql),
+        Predicate::Any(ps) if ps.len() == 1 => compile_set(&ps[0], sql),
+        Predicate::All(ps) => compound(ps, " INTERSECT ", sql),
+        Predicate::Any(ps) => compound(ps, " UNION ", sql),
         Predicate::Not(inner) => {
-            sql.push("NOT (");
-            compile(inner, sql);
+            sql.push(ALL_IDS).push(" EXCEPT SELECT entity_id FROM (");
+            compile_set(inner, sql);
             sql.push(")");
         }
-        Predicate::Field { key, op } => {
-            let negate = matches!(op, FieldOp::Exists(false));
-            sql.push(if negate {
-                "fe.entity_id NOT IN "
-            } else {
-                "fe.entity_id IN "
-            });
-            sql.push("(SELECT entity_id FROM search WHERE key = ")
-                .bind(key.clone());
-            match op {
-                FieldOp::Eq(v) => {
-                    sql.push(" AND value = ").bind(v.clone());
-                }
-                FieldOp::In(vs) => {
-                    sql.push(" AND value IN ").bind_list(vs.iter());
-                }
-                FieldOp::HasPrefix(prefix) => {
-                    sql.push(" AND value LIKE ")
-                        .bind(format!("{}%", escape_like(prefix)))
-                        .push(" ESCAPE '\\'");
-                }
-                FieldOp::Exists(_) => {}
+        Predicate::Field { key, op } => match op {
+            FieldOp::Eq(v) => {
+                // (key, value, entity_id) is the primary key: ids are unique here.
+                sql.push("SELECT entity_id FROM search WHERE key = ")
+                    .bind(key.clone());
+                sql.push(" AND value = ").bind(v.clone());
             }
-            sql.push(")");
-        }
+            FieldOp::In(vs) => {
+                sql.push("SELECT DISTINCT entity_id FROM search WHERE key = ")
+                    .bind(key.clone());
+                sql.push(" AND value IN ").bind_list(vs.iter());
+            }
+            FieldOp::HasPrefix(prefix) => {
+                sql.push("SELECT DISTINCT entity_id FROM search WHERE key = ")
+                    .bind(key.clone());
+                sql.push(" AND value >= ").bind(prefix.clone());
+                sql.push(" AND value < ")
+                    .bind(format!("{prefix}\u{10FFFF}"));
+            }
+            FieldOp::Exists(true) => {
+                sql.push("SELECT DISTINCT entity_id FROM search WHERE key = ")
+                    .bind(key.clone());
+            }
+            FieldOp::Exists(false) => {
+                sql.push(ALL_IDS)
+                    .push(" EXCEPT SELECT entity_id FROM search WHERE key = ")
+                    .bind(key.clone());
+            }
+        },
     }
 }
 
-/// `FROM final_entities fe [JOIN order values o] WHERE <filter> AND <full text>`.
-fn from_where(q: &EntityQuery, sql: &mut Sql) {
-    sql.push(" FROM final_entities fe");
-    if let Some(order) = &q.order {
-        // An entity lacking the order field (or whose value is too long to
-        // index) is left out, as in Backstage 4.x.
-        sql.push(" JOIN (SELECT entity_id, MIN(value) AS v FROM search WHERE key = ")
-            .bind(order.field.to_lowercase())
-            .push(" AND value IS NOT NULL GROUP BY entity_id) o ON o.entity_id = fe.entity_id");
-    }
-    sql.push(" WHERE 1 = 1");
-    if let Some(filter) = &q.filter {
-        sql.push(" AND ");
-        compile(filter, sql);
-    }
-    if let Some(ft) = &q.full_text {
+/// The id set of a query: its filter intersected with its full-text match.
+fn compile_query_set(q: &EntityQuery, sql: &mut Sql) {
+    let full_text = q.full_text.as_ref().and_then(|ft| {
         let term = ft.term.trim().to_lowercase();
-        if !term.is_empty() {
+        (!term.is_empty()).then(|| {
             let fields: Vec<String> = if ft.fields.is_empty() {
                 vec![
                     q.order
@@ -223,11 +218,25 @@ fn from_where(q: &EntityQuery, sql: &mut Sql) {
             } else {
                 ft.fields.iter().map(|f| f.to_lowercase()).collect()
             };
-            sql.push(" AND fe.entity_id IN (SELECT entity_id FROM search WHERE key IN ")
-                .bind_list(fields.iter())
-                .push(" AND value LIKE ")
-                .bind(format!("%{}%", escape_like(&term)))
-                .push(" ESCAPE '\\')");
+            (term, fields)
+        })
+    });
+    match (&q.filter, &full_text) {
+        (None, None) => {
+            sql.push(ALL_IDS);
+        }
+        (Some(f), None) => compile_set(f, sql),
+        (filter, Some((term, fields))) => {
+            if let Some(f) = filter {
+                sql.push("SELECT entity_id FROM (");
+                compile_set(f, sql);
+                sql.push(") INTERSECT ");
+            }
+            sql.push("SELECT DISTINCT entity_id FROM search WHERE key IN ")
+                .bind_list(fields.iter());
+            sql.push(" AND value LIKE ")
+                .bind(format!("%{}%", escape_like(term)))
+                .push(" ESCAPE '\\'");
         }
     }
 }
@@ -286,8 +295,9 @@ impl Store {
             );
             sql.bind_list(chunk.iter());
             if let Some(f) = filter {
-                sql.push(" AND ");
-                compile(f, &mut sql);
+                sql.push(" AND fe.entity_id IN (");
+                compile_set(f, &mut sql);
+                sql.push(")");
             }
             for row in sql.query().fetch_all(&self.pool).await? {
                 found.insert(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
@@ -300,8 +310,18 @@ impl Store {
     }
 
     pub async fn count_entities(&self, q: &EntityQuery) -> Result<i64, StoreError> {
-        let mut sql = Sql::new("SELECT COUNT(*)");
-        from_where(q, &mut sql);
+        let mut sql = Sql::new("SELECT COUNT(*) FROM (");
+        if let Some(order) = &q.order {
+            // Ordered queries leave out entities without the order field.
+            sql.push("SELECT entity_id FROM (");
+            compile_query_set(q, &mut sql);
+            sql.push(") INTERSECT SELECT entity_id FROM search WHERE key = ")
+                .bind(order.field.to_lowercase());
+            sql.push(" AND value <> ").bind(TOO_LONG);
+        } else {
+            compile_query_set(q, &mut sql);
+        }
+        sql.push(")");
         Ok(sql.query().fetch_one(&self.pool).await?.try_get(0)?)
     }
 
@@ -332,44 +352,55 @@ impl Store {
         } else {
             (">", "ASC")
         };
-        let sort_expr = if q.order.is_some() {
-            "o.v"
-        } else {
-            "fe.entity_id"
-        };
 
-        let mut sql = Sql::new(&format!(
-            "SELECT fe.entity_id, fe.final_entity, {sort_expr}"
-        ));
-        from_where(&q, &mut sql);
-        if let Some(c) = cursor {
-            let id = c
-                .order_field_values
-                .last()
-                .cloned()
-                .flatten()
-                .unwrap_or_default();
-            if q.order.is_some() {
+        let mut sql = Sql::new("");
+        if let Some(order) = &q.order {
+            // Walk the order field's rows in (value, id) order; an entity with
+            // several values (an array) is placed at its lowest one.
+            sql.push("SELECT fe.entity_id, fe.final_entity, s.value FROM search s JOIN final_entities fe ON fe.entity_id = s.entity_id WHERE s.key = ")
+                .bind(order.field.to_lowercase());
+            sql.push(" AND s.value <> ").bind(TOO_LONG);
+            sql.push(" AND NOT EXISTS (SELECT 1 FROM search s2 WHERE s2.entity_id = s.entity_id AND s2.key = s.key AND s2.value < s.value)");
+            if q.filter.is_some() || q.full_text.is_some() {
+                sql.push(" AND s.entity_id IN (");
+                compile_query_set(&q, &mut sql);
+                sql.push(")");
+            }
+            if let Some(c) = cursor {
                 let v = c
                     .order_field_values
                     .first()
                     .cloned()
                     .flatten()
                     .unwrap_or_default();
-                sql.push(&format!(" AND (o.v {cmp} ")).bind(v.clone());
-                sql.push(" OR (o.v = ")
+                let id = c
+                    .order_field_values
+                    .last()
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default();
+                sql.push(&format!(" AND (s.value {cmp} ")).bind(v.clone());
+                sql.push(" OR (s.value = ")
                     .bind(v)
-                    .push(&format!(" AND fe.entity_id {cmp} "))
+                    .push(&format!(" AND s.entity_id {cmp} "))
                     .bind(id)
                     .push("))");
-            } else {
-                sql.push(&format!(" AND fe.entity_id {cmp} ")).bind(id);
             }
-        }
-        if q.order.is_some() {
-            sql.push(&format!(" ORDER BY o.v {dir}, fe.entity_id {dir}"));
+            sql.push(&format!(" ORDER BY s.value {dir}, s.entity_id {dir}"));
         } else {
-            sql.push(&format!(" ORDER BY fe.entity_id {dir}"));
+            sql.push("SELECT fe.entity_id, fe.final_entity, NULL FROM (");
+            compile_query_set(&q, &mut sql);
+            sql.push(") m JOIN final_entities fe ON fe.entity_id = m.entity_id WHERE 1 = 1");
+            if let Some(c) = cursor {
+                let id = c
+                    .order_field_values
+                    .last()
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default();
+                sql.push(&format!(" AND m.entity_id {cmp} ")).bind(id);
+            }
+            sql.push(&format!(" ORDER BY m.entity_id {dir}"));
         }
         sql.push(" LIMIT ").bind_int(limit + 1);
         if let Some(off) = offset.filter(|o| *o > 0 && cursor.is_none()) {
@@ -436,14 +467,16 @@ impl Store {
         for (i, order) in opts.order.iter().enumerate() {
             sql.push(" LEFT JOIN (SELECT entity_id, MIN(value) AS v FROM search WHERE key = ")
                 .bind(order.field.to_lowercase())
+                .push(" AND value <> ")
+                .bind(TOO_LONG)
                 .push(&format!(
                     " GROUP BY entity_id) o{i} ON o{i}.entity_id = fe.entity_id"
                 ));
         }
-        sql.push(" WHERE 1 = 1");
         if let Some(filter) = &opts.filter {
-            sql.push(" AND ");
-            compile(filter, &mut sql);
+            sql.push(" WHERE fe.entity_id IN (");
+            compile_set(filter, &mut sql);
+            sql.push(")");
         }
         sql.push(" ORDER BY ");
         for (i, order) in opts.order.iter().enumerate() {
@@ -468,24 +501,41 @@ impl Store {
             .collect()
     }
 
+    /// Counts that change whenever what the API serves changes.
+    pub async fn generation(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT generation FROM catalog_generation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?,
+        )
+    }
+
     /// Value counts per facet (original casing), over entities matching `filter`.
+    /// Cached until the catalog changes: facets are read far more than written.
     pub async fn facets(
         &self,
         facets: &[String],
         filter: Option<&Predicate>,
     ) -> Result<Vec<Facet>, StoreError> {
+        let generation = self.generation().await?;
+        let key = format!("{facets:?}|{:?}", filter.map(predicate_to_json));
+        if let Some(hit) = self.facet_cache.get(generation, &key) {
+            return Ok(hit);
+        }
         let mut out = Vec::new();
         for facet in facets {
             let mut sql =
                 Sql::new("SELECT s.original_value, COUNT(*) FROM search s WHERE s.key = ");
             sql.bind(facet.to_lowercase())
-                .push(" AND s.original_value IS NOT NULL");
+                .push(" AND s.original_value IS NOT NULL AND s.value <> ")
+                .bind(TOO_LONG);
             if let Some(f) = filter {
-                sql.push(" AND s.entity_id IN (SELECT fe.entity_id FROM final_entities fe WHERE ");
-                compile(f, &mut sql);
+                sql.push(" AND s.entity_id IN (");
+                compile_set(f, &mut sql);
                 sql.push(")");
             }
-            // Grouped in the order of the (key, value, original_value) index.
+            // Grouped in the order of the (key, value, …) primary key.
             sql.push(" GROUP BY s.value, s.original_value ORDER BY s.value, s.original_value");
             let values = sql
                 .query()
@@ -504,16 +554,44 @@ impl Store {
                 values,
             });
         }
+        self.facet_cache.put(generation, key, out.clone());
         Ok(out)
     }
 
     /// Counts of final entities per kind (for metrics).
     pub async fn count_by_kind(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        sqlx::query("SELECT original_value, COUNT(*) FROM search WHERE key = 'kind' GROUP BY original_value")
+        sqlx::query("SELECT original_value, COUNT(*) FROM search WHERE key = 'kind' GROUP BY value, original_value")
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
+    }
+}
+
+/// Facet results of one catalog generation.
+#[derive(Default)]
+pub(crate) struct FacetCache {
+    inner: std::sync::Mutex<(i64, std::collections::HashMap<String, Vec<Facet>>)>,
+}
+
+impl FacetCache {
+    fn get(&self, generation: i64, key: &str) -> Option<Vec<Facet>> {
+        let guard = self.inner.lock().ok()?;
+        (guard.0 == generation)
+            .then(|| guard.1.get(key).cloned())
+            .flatten()
+    }
+
+    fn put(&self, generation: i64, key: String, value: Vec<Facet>) {
+        if let Ok(mut guard) = self.inner.lock() {
+            if guard.0 != generation {
+                *guard = (generation, std::collections::HashMap::new());
+            }
+            // Bounded: distinct filters are few in practice, but never unbounded.
+            if guard.1.len() < 256 {
+                guard.1.insert(key, value);
+            }
+        }
     }
 }

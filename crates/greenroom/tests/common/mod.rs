@@ -69,21 +69,7 @@ impl Server {
         );
         std::fs::write(dir.path().join("base.yaml"), base).unwrap();
         std::fs::write(dir.path().join("app-config.yaml"), text).unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenroom"));
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(dir.path().join("base.yaml"))
-            .arg("--config")
-            .arg(dir.path().join("app-config.yaml"))
-            .current_dir(dir.path())
-            .env("RUST_LOG", "info,sqlx=warn")
-            .stdout(Stdio::null())
-            .stderr(log);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("greenroom starts");
+        let child = Self::spawn(dir.path(), env);
         let server = Server {
             child,
             port,
@@ -92,6 +78,37 @@ impl Server {
         };
         server.wait_ready().await;
         server
+    }
+
+    fn spawn(dir: &Path, env: &[(&str, &str)]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenroom"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(dir.join("base.yaml"))
+            .arg("--config")
+            .arg(dir.join("app-config.yaml"))
+            .current_dir(dir)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("greenroom starts")
+    }
+
+    /// Kills the server with SIGKILL (no shutdown at all) and starts it again
+    /// on the same database and configuration.
+    pub async fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.dir.path(), &[]);
+        self.wait_ready().await;
     }
 
     /// Starts `greenroom serve` with no `--config` at all (the embedded

@@ -39,17 +39,26 @@ CREATE TABLE final_entities (
     last_updated_at BIGINT NOT NULL
 );
 
--- Clustered by entity (ids are time-ordered UUIDv7), with one covering index
--- for filters and facets; `seq` numbers the rows of one entity.
+-- The search index: one row per (key, value) of every final entity. Clustered
+-- by (key, value, entity_id), so a filter is a range scan that yields ids in
+-- order and a facet is a range scan over one key. Values longer than 200
+-- characters are stored as the marker U+0001 ("exists", never equal).
 CREATE TABLE search (
-    entity_id      TEXT NOT NULL,
-    seq            INTEGER NOT NULL,
     key            TEXT NOT NULL,
-    value          TEXT,
+    value          TEXT NOT NULL,
+    entity_id      TEXT NOT NULL,
     original_value TEXT,
-    PRIMARY KEY (entity_id, seq)
+    PRIMARY KEY (key, value, entity_id)
 ) WITHOUT ROWID;
-CREATE INDEX search_key_value ON search (key, value, original_value);
+CREATE INDEX search_entity ON search (entity_id);
+
+-- Bumped by every write that changes what the API serves; read-side caches
+-- (facets) are valid while it is unchanged, on every replica.
+CREATE TABLE catalog_generation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation BIGINT NOT NULL
+);
+INSERT INTO catalog_generation (id, generation) VALUES (1, 0);
 
 CREATE TABLE locations (
     id         TEXT PRIMARY KEY,
