@@ -210,9 +210,10 @@ impl Engine {
             if *shutdown.borrow() {
                 return;
             }
-            // While a large ingestion runs, relation peers are stitched every
-            // few seconds rather than after every batch.
-            if last_drain.elapsed() > Duration::from_secs(2) {
+            // While a large ingestion runs, stitching waits up to 10 s: hub
+            // entities (a group owning thousands) are then rebuilt a handful
+            // of times instead of after every batch.
+            if last_drain.elapsed() > Duration::from_secs(10) {
                 self.drain_stitch_queue().await;
                 last_drain = Instant::now();
             }

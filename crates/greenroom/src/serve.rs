@@ -148,7 +148,7 @@ pub async fn run(config: Vec<PathBuf>) -> anyhow::Result<()> {
             interval: settings.processing_interval,
             orphan_strategy: settings.orphan_strategy,
             config_locations: locations,
-            batch_size: 500,
+            batch_size: 1000,
         },
     );
     engine.apply_config_locations().await?;

@@ -87,6 +87,25 @@ fn filter_of(params: &Params) -> Result<Option<Predicate>, ApiError> {
     parse_filter_params(&params.all("filter")).map_err(|e| ApiError::input(e.to_string()))
 }
 
+/// The optional predicate of a request body (`query`).
+fn body_query(body: &Value) -> Result<Option<Predicate>, ApiError> {
+    match body.get("query") {
+        None | Some(Value::Null) => Ok(None),
+        Some(q) => parse_predicate(q)
+            .map(Some)
+            .map_err(|e| ApiError::input(e.to_string())),
+    }
+}
+
+/// The optional `fields` list of a request body.
+fn body_fields(body: &Value) -> Result<Vec<String>, ApiError> {
+    match body.get("fields") {
+        Some(Value::Array(f)) => parse_fields(f.iter().filter_map(Value::as_str))
+            .map_err(|e| ApiError::input(e.to_string())),
+        _ => Ok(Vec::new()),
+    }
+}
+
 fn parse_order(raw: &str, sep: char) -> Result<OrderField, ApiError> {
     let (field, order) = match sep {
         ':' => {
@@ -350,11 +369,7 @@ async fn query_entities_post(
     body: Bytes,
 ) -> ApiResult {
     let body = json_object(&headers, &body)?;
-    let fields: Vec<String> = match body.get("fields") {
-        Some(Value::Array(f)) => parse_fields(f.iter().filter_map(Value::as_str))
-            .map_err(|e| ApiError::input(e.to_string()))?,
-        _ => Vec::new(),
-    };
+    let fields: Vec<String> = body_fields(&body)?;
     let int = |k: &str| -> Result<Option<i64>, ApiError> {
         match body.get(k) {
             None | Some(Value::Null) => Ok(None),
@@ -375,10 +390,7 @@ async fn query_entities_post(
             &fields,
         );
     }
-    let filter = match body.get("query") {
-        None | Some(Value::Null) => None,
-        Some(q) => Some(parse_predicate(q).map_err(|e| ApiError::input(e.to_string()))?),
-    };
+    let filter = body_query(&body)?;
     let order = match body.get("orderBy") {
         Some(Value::Array(items)) => items
             .first()
@@ -496,17 +508,13 @@ async fn by_refs(
             ));
         }
     };
-    let fields: Vec<String> = match body.get("fields") {
-        Some(Value::Array(f)) => parse_fields(f.iter().filter_map(Value::as_str))
-            .map_err(|e| ApiError::input(e.to_string()))?,
-        _ => Vec::new(),
-    };
+    let fields: Vec<String> = body_fields(&body)?;
     let mut conditions = Vec::new();
     if let Some(f) = filter_of(&params)? {
         conditions.push(f);
     }
-    if let Some(q) = body.get("query").filter(|q| !q.is_null()) {
-        conditions.push(parse_predicate(q).map_err(|e| ApiError::input(e.to_string()))?);
+    if let Some(q) = body_query(&body)? {
+        conditions.push(q);
     }
     let filter = (!conditions.is_empty()).then_some(Predicate::All(conditions));
     let items: Vec<Value> = state
@@ -569,10 +577,7 @@ async fn facets_post(
                 .collect()
         })
         .unwrap_or_default();
-    let filter = match body.get("query") {
-        None | Some(Value::Null) => None,
-        Some(q) => Some(parse_predicate(q).map_err(|e| ApiError::input(e.to_string()))?),
-    };
+    let filter = body_query(&body)?;
     facets_response(&state, facets, filter).await
 }
 
@@ -809,10 +814,7 @@ async fn locations_by_query(
             .ok_or_else(|| ApiError::input("Malformed cursor"))?,
         None => 0,
     };
-    let query = match body.get("query") {
-        None | Some(Value::Null) => None,
-        Some(q) => Some(parse_predicate(q).map_err(|e| ApiError::input(e.to_string()))?),
-    };
+    let query = body_query(&body)?;
     let rows: Vec<Value> = state
         .store
         .list_locations()

@@ -67,7 +67,9 @@ impl ErrorItem {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
-    facet_cache: std::sync::Arc<query::FacetCache>,
+    facet_cache: std::sync::Arc<query::GenerationCache<Vec<query::Facet>>>,
+    count_cache: std::sync::Arc<query::GenerationCache<i64>>,
+    facet_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -86,6 +88,8 @@ impl Store {
             pool,
             dialect: Dialect::Sqlite,
             facet_cache: Default::default(),
+            count_cache: Default::default(),
+            facet_lock: Default::default(),
         };
         dialect::migrate(&store.pool, store.dialect).await?;
         Ok(store)

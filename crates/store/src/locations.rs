@@ -70,14 +70,23 @@ impl Store {
                 row.kind, row.target
             )));
         }
-        sqlx::query("INSERT INTO locations (id, type, target, entity_ref) VALUES ($1, $2, $3, $4)")
-            .bind(&row.id)
-            .bind(&row.kind)
-            .bind(&row.target)
-            .bind(&row.entity_ref)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let inserted = sqlx::query(
+            "INSERT INTO locations (id, type, target, entity_ref) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&row.id)
+        .bind(&row.kind)
+        .bind(&row.target)
+        .bind(&row.entity_ref)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            // Two registrations racing past the check above: the loser is a conflict.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("Location {}:{} already exists", row.kind, row.target),
+            )),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(()),
+        }
     }
 
     pub async fn delete_location(&self, id: &str) -> Result<bool, StoreError> {

@@ -251,11 +251,9 @@ fn raw_entity(text: String) -> Result<Box<RawValue>, StoreError> {
 
 impl Store {
     pub async fn entity_by_ref(&self, entity_ref: &str) -> Result<Option<Value>, StoreError> {
-        sqlx::query("SELECT final_entity FROM final_entities WHERE entity_ref = $1")
-            .bind(entity_ref)
-            .fetch_optional(&self.pool)
+        self.entity_json_by_ref(entity_ref)
             .await?
-            .map(|r| parse_entity(&r.try_get::<String, _>(0)?))
+            .map(|raw| parse_entity(raw.get()))
             .transpose()
     }
 
@@ -309,7 +307,20 @@ impl Store {
             .collect()
     }
 
+    /// How many entities a query matches; cached until the catalog changes
+    /// (the first page of every listing asks for it).
     pub async fn count_entities(&self, q: &EntityQuery) -> Result<i64, StoreError> {
+        let generation = self.generation().await?;
+        let key = format!("{q:?}");
+        if let Some(hit) = self.count_cache.get(generation, &key) {
+            return Ok(hit);
+        }
+        let count = self.count_entities_uncached(q).await?;
+        self.count_cache.put(generation, key, count);
+        Ok(count)
+    }
+
+    async fn count_entities_uncached(&self, q: &EntityQuery) -> Result<i64, StoreError> {
         let mut sql = Sql::new("SELECT COUNT(*) FROM (");
         if let Some(order) = &q.order {
             // Ordered queries leave out entities without the order field.
@@ -523,6 +534,12 @@ impl Store {
         if let Some(hit) = self.facet_cache.get(generation, &key) {
             return Ok(hit);
         }
+        // One computation at a time: concurrent misses (a dashboard opening
+        // in many browsers at once) wait for the first and then hit the cache.
+        let _single_flight = self.facet_lock.lock().await;
+        if let Some(hit) = self.facet_cache.get(generation, &key) {
+            return Ok(hit);
+        }
         let mut out = Vec::new();
         for facet in facets {
             let mut sql =
@@ -569,27 +586,34 @@ impl Store {
     }
 }
 
-/// Facet results of one catalog generation.
-#[derive(Default)]
-pub(crate) struct FacetCache {
-    inner: std::sync::Mutex<(i64, std::collections::HashMap<String, Vec<Facet>>)>,
+/// Results that stay valid for one catalog generation.
+pub(crate) struct GenerationCache<T> {
+    inner: std::sync::Mutex<(i64, std::collections::HashMap<String, T>)>,
 }
 
-impl FacetCache {
-    fn get(&self, generation: i64, key: &str) -> Option<Vec<Facet>> {
+impl<T> Default for GenerationCache<T> {
+    fn default() -> Self {
+        Self {
+            inner: std::sync::Mutex::new((-1, std::collections::HashMap::new())),
+        }
+    }
+}
+
+impl<T: Clone> GenerationCache<T> {
+    fn get(&self, generation: i64, key: &str) -> Option<T> {
         let guard = self.inner.lock().ok()?;
         (guard.0 == generation)
             .then(|| guard.1.get(key).cloned())
             .flatten()
     }
 
-    fn put(&self, generation: i64, key: String, value: Vec<Facet>) {
+    fn put(&self, generation: i64, key: String, value: T) {
         if let Ok(mut guard) = self.inner.lock() {
             if guard.0 != generation {
                 *guard = (generation, std::collections::HashMap::new());
             }
-            // Bounded: distinct filters are few in practice, but never unbounded.
-            if guard.1.len() < 256 {
+            // Bounded: distinct queries are few in practice, but never unbounded.
+            if guard.1.len() < 1024 {
                 guard.1.insert(key, value);
             }
         }
