@@ -142,6 +142,68 @@ async fn register_look_up_and_unregister() {
         )
         .await;
     assert_eq!(by_query["totalItems"], 1);
+    assert_eq!(by_query["items"], json!([created["location"]]));
+    let (_, none) = server
+        .post(
+            "/api/catalog/locations/by-query",
+            &json!({"query": {"type": "file"}}),
+        )
+        .await;
+    assert_eq!(none["totalItems"], 0);
+
+    // PUT changes the target; a missing id is 404 and a taken target 409.
+    let moved = web.url("registered/catalog-info.yml");
+    let (status, put) = server
+        .send(
+            Method::PUT,
+            &format!("/api/catalog/locations/{id}"),
+            Some(&json!({"type": "url", "target": moved})),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put["target"], moved);
+    assert_eq!(put["id"], id);
+    let (status, _) = server
+        .send(
+            Method::PUT,
+            "/api/catalog/locations/nope",
+            Some(&json!({"type": "url", "target": target})),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = server
+        .send(
+            Method::PUT,
+            &format!("/api/catalog/locations/{id}"),
+            Some(&json!({"type": "url", "target": target})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, back) = server
+        .send(
+            Method::PUT,
+            &format!("/api/catalog/locations/{id}"),
+            Some(&json!({"type": "url", "target": target})),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(
+        (status, back["target"].as_str()),
+        (200, Some(target.as_str()))
+    );
+    // Moving away may have orphaned (and deleted) the entity; it comes back
+    // under the original location.
+    server
+        .wait_for(20, "registered-svc under its location again", || async {
+            let (s, a) = server
+                .get("/api/catalog/entities/by-name/component/default/registered-svc/ancestry")
+                .await;
+            (s == 200 && a["items"][0]["parentEntityRefs"] == json!([entity_ref])).then_some(())
+        })
+        .await;
 
     let (status, ancestry) = server
         .get("/api/catalog/entities/by-name/component/default/registered-svc/ancestry")
