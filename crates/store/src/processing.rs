@@ -482,17 +482,23 @@ impl Store {
         .collect::<Result<_, _>>()?;
 
         // Errors of children that never processed, shown on their parents.
+        // Only Locations emit children, so only their refs are looked up.
         let mut child_errors: HashMap<String, Vec<ErrorItem>> = HashMap::new();
-        for row in sqlx::query(select_in_json_sql(
-            d,
-            "SELECT r.source_entity_ref, rs.errors FROM refresh_state_references r
-             JOIN refresh_state rs ON rs.entity_ref = r.target_entity_ref
-             WHERE rs.processed_entity IS NULL AND rs.errors <> '[]' AND r.source_entity_ref IN",
-        ))
-        .bind(payload.clone())
-        .fetch_all(&mut *tx)
-        .await?
-        {
+        let locations: Vec<&String> = refs.iter().filter(|r| r.starts_with("location:")).collect();
+        let child_error_rows = if locations.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query(select_in_json_sql(
+                d,
+                "SELECT r.source_entity_ref, rs.errors FROM refresh_state_references r
+                 JOIN refresh_state rs ON rs.entity_ref = r.target_entity_ref
+                 WHERE rs.processed_entity IS NULL AND rs.errors <> '[]' AND r.source_entity_ref IN",
+            ))
+            .bind(erased::Json::to_json(&locations)?)
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        for row in child_error_rows {
             child_errors
                 .entry(row.try_get(0)?)
                 .or_default()
@@ -587,14 +593,21 @@ impl Store {
                 .await?;
             }
             marks.push(("finals", t0.elapsed().as_millis()));
-            let ids: Vec<&String> = finals.iter().map(|f| &f.0).collect();
-            sqlx::query(select_in_json_sql(
-                d,
-                "DELETE FROM search WHERE entity_id IN",
-            ))
-            .bind(erased::Json::to_json(&ids)?)
-            .execute(&mut *tx)
-            .await?;
+            // Entities stitched for the first time have no rows to delete.
+            let ids: Vec<&String> = finals
+                .iter()
+                .filter(|f| old_hashes.contains_key(&f.1))
+                .map(|f| &f.0)
+                .collect();
+            if !ids.is_empty() {
+                sqlx::query(select_in_json_sql(
+                    d,
+                    "DELETE FROM search WHERE entity_id IN",
+                ))
+                .bind(erased::Json::to_json(&ids)?)
+                .execute(&mut *tx)
+                .await?;
+            }
             marks.push(("delete", t0.elapsed().as_millis()));
             // Inserting in index order keeps the (key, value) index pages hot:
             // far fewer page reads and writes than random order on a big catalog.
