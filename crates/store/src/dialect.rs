@@ -15,18 +15,24 @@ pub enum Dialect {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-pub(crate) async fn connect_sqlite(path: &str) -> Result<AnyPool, StoreError> {
-    sqlx::any::install_default_drivers();
-    let memory = path == ":memory:";
-    let url = if memory {
-        "sqlite::memory:".to_string()
-    } else {
-        format!("sqlite://{path}?mode=rwc")
-    };
-    let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-    let pool = AnyPoolOptions::new()
-        // An in-memory database exists per connection: share exactly one.
-        .max_connections(if memory { 1 } else { 4 })
+/// Read and write pools for a SQLite database. SQLite has one writer at a
+/// time anyway, so writes get one connection with a large page cache (index
+/// pages stay hot during ingestion) and reads get a few with small caches.
+pub(crate) struct SqlitePools {
+    pub read: AnyPool,
+    pub write: AnyPool,
+}
+
+async fn sqlite_pool(
+    url: &str,
+    connections: u32,
+    cache_kib: i64,
+    memory: bool,
+) -> Result<AnyPool, StoreError> {
+    let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+    let cache = format!("PRAGMA cache_size = -{cache_kib}");
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
         .min_connections(if memory { 1 } else { 0 })
         .idle_timeout(if memory {
             None
@@ -38,13 +44,13 @@ pub(crate) async fn connect_sqlite(path: &str) -> Result<AnyPool, StoreError> {
         } else {
             Some(Duration::from_secs(3600))
         })
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
+            let cache = cache.clone();
             Box::pin(async move {
                 for pragma in [
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = NORMAL",
                     "PRAGMA busy_timeout = 10000",
-                    "PRAGMA cache_size = -16000",
                     // Fewer, larger checkpoints: pages rewritten by successive
                     // batches are copied to the database once.
                     "PRAGMA wal_autocheckpoint = 8000",
@@ -52,12 +58,30 @@ pub(crate) async fn connect_sqlite(path: &str) -> Result<AnyPool, StoreError> {
                 ] {
                     sqlx::query(pragma).execute(&mut *conn).await?;
                 }
+                sqlx::query(sqlx::AssertSqlSafe(cache))
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             })
         })
         .connect_with(options)
-        .await?;
-    Ok(pool)
+        .await?)
+}
+
+pub(crate) async fn connect_sqlite(path: &str) -> Result<SqlitePools, StoreError> {
+    sqlx::any::install_default_drivers();
+    if path == ":memory:" {
+        // An in-memory database exists per connection: share exactly one.
+        let pool = sqlite_pool("sqlite::memory:", 1, 16_000, true).await?;
+        return Ok(SqlitePools {
+            read: pool.clone(),
+            write: pool,
+        });
+    }
+    let url = format!("sqlite://{path}?mode=rwc");
+    let write = sqlite_pool(&url, 1, 64_000, false).await?;
+    let read = sqlite_pool(&url, 4, 8_000, false).await?;
+    Ok(SqlitePools { read, write })
 }
 
 pub(crate) async fn migrate(pool: &AnyPool, dialect: Dialect) -> Result<(), StoreError> {

@@ -66,6 +66,8 @@ impl ErrorItem {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Write transactions go here (one connection for SQLite).
+    write_pool: AnyPool,
     dialect: Dialect,
     facet_cache: std::sync::Arc<query::GenerationCache<Vec<query::Facet>>>,
     count_cache: std::sync::Arc<query::GenerationCache<i64>>,
@@ -83,15 +85,16 @@ impl Store {
     /// Opens (creating if needed) a SQLite database at `path` (or `:memory:`)
     /// in WAL mode and runs the migrations.
     pub async fn open_sqlite(path: &str) -> Result<Self, StoreError> {
-        let pool = dialect::connect_sqlite(path).await?;
+        let pools = dialect::connect_sqlite(path).await?;
         let store = Store {
-            pool,
+            pool: pools.read,
+            write_pool: pools.write,
             dialect: Dialect::Sqlite,
             facet_cache: Default::default(),
             count_cache: Default::default(),
             facet_lock: Default::default(),
         };
-        dialect::migrate(&store.pool, store.dialect).await?;
+        dialect::migrate(&store.write_pool, store.dialect).await?;
         Ok(store)
     }
 
@@ -102,7 +105,7 @@ impl Store {
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(self
-            .pool
+            .write_pool
             .begin_with(dialect::begin_write(self.dialect))
             .await?)
     }
@@ -118,6 +121,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.write_pool.close().await;
         self.pool.close().await;
     }
 }

@@ -77,7 +77,7 @@ impl Store {
         .bind(&row.kind)
         .bind(&row.target)
         .bind(&row.entity_ref)
-        .execute(&self.pool)
+        .execute(&self.write_pool)
         .await;
         match inserted {
             // Two registrations racing past the check above: the loser is a conflict.
@@ -92,7 +92,7 @@ impl Store {
     pub async fn delete_location(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM locations WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.write_pool)
             .await?;
         Ok(done.rows_affected() > 0)
     }

@@ -657,7 +657,7 @@ impl Store {
             for chunk in refs.chunks(1000) {
                 let mut sql = Sql::new("DELETE FROM stitch_queue WHERE entity_ref IN ");
                 sql.bind_list(chunk.iter());
-                sql.query().execute(&self.pool).await?;
+                sql.query().execute(&self.write_pool).await?;
             }
             total += refs.len();
         }
@@ -747,7 +747,7 @@ impl Store {
             "UPDATE refresh_state SET result_hash = 'child-was-deleted' WHERE entity_ref IN ",
         );
         sql.bind_list(parent_refs.iter());
-        sql.query().execute(&self.pool).await?;
+        sql.query().execute(&self.write_pool).await?;
         let affected = self
             .delete_entities(&[(uid.to_string(), entity_ref)])
             .await?;
@@ -788,7 +788,7 @@ impl Store {
     /// Makes every entity due now (used at start-up and by tests).
     pub async fn schedule_all_now(&self) -> Result<(), StoreError> {
         sqlx::query("UPDATE refresh_state SET next_update_at = 0")
-            .execute(&self.pool)
+            .execute(&self.write_pool)
             .await?;
         Ok(())
     }
