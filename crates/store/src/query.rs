@@ -71,6 +71,24 @@ impl Cursor {
             .map_err(|_| StoreError::Input("Malformed cursor, could not be parsed".into()))
     }
 
+    /// The order-field value of the row the page continues from.
+    fn sort_value(&self) -> String {
+        self.order_field_values
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// The entity id of the row the page continues from.
+    fn last_id(&self) -> String {
+        self.order_field_values
+            .last()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()
+    }
+
     pub fn query(&self) -> Result<EntityQuery, StoreError> {
         Ok(EntityQuery {
             filter: match &self.query {
@@ -378,18 +396,7 @@ impl Store {
                 sql.push(")");
             }
             if let Some(c) = cursor {
-                let v = c
-                    .order_field_values
-                    .first()
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_default();
-                let id = c
-                    .order_field_values
-                    .last()
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_default();
+                let (v, id) = (c.sort_value(), c.last_id());
                 sql.push(&format!(" AND (s.value {cmp} ")).bind(v.clone());
                 sql.push(" OR (s.value = ")
                     .bind(v)
@@ -403,13 +410,8 @@ impl Store {
             compile_query_set(&q, &mut sql);
             sql.push(") m JOIN final_entities fe ON fe.entity_id = m.entity_id WHERE 1 = 1");
             if let Some(c) = cursor {
-                let id = c
-                    .order_field_values
-                    .last()
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_default();
-                sql.push(&format!(" AND m.entity_id {cmp} ")).bind(id);
+                sql.push(&format!(" AND m.entity_id {cmp} "))
+                    .bind(c.last_id());
             }
             sql.push(&format!(" ORDER BY m.entity_id {dir}"));
         }
