@@ -132,7 +132,7 @@ impl Engine {
             return Ok(0);
         }
         let started = Instant::now();
-        let now = greenroom_now_ms();
+        let now = greenroom_store::now_ms();
         if let Some(oldest) = items.iter().map(|i| i.due_at).min() {
             metrics::gauge!("catalog_processing_lag_seconds")
                 .set(((now - oldest).max(0) as f64) / 1000.0);
@@ -242,11 +242,4 @@ impl Engine {
             }
         }
     }
-}
-
-fn greenroom_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -74,7 +74,8 @@ pub struct Store {
     facet_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, the time unit of every stored timestamp.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

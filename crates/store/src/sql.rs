@@ -3,19 +3,23 @@
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments};
 
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
 /// A SQL text plus its bound values, built left to right.
 #[derive(Default)]
 pub(crate) struct Sql {
     pub text: String,
-    args: Vec<Option<String>>,
-    ints: Vec<(usize, i64)>,
+    args: Vec<Arg>,
 }
 
 impl Sql {
     pub fn new(text: &str) -> Self {
         Self {
             text: text.to_string(),
-            ..Self::default()
+            args: Vec::new(),
         }
     }
 
@@ -24,20 +28,20 @@ impl Sql {
         self
     }
 
-    /// Appends a placeholder bound to `value`.
-    pub fn bind(&mut self, value: impl Into<String>) -> &mut Self {
-        self.args.push(Some(value.into()));
+    fn placeholder(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
         let n = self.args.len();
         self.text.push_str(&format!("${n}"));
         self
     }
 
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: impl Into<String>) -> &mut Self {
+        self.placeholder(Arg::Text(value.into()))
+    }
+
     pub fn bind_int(&mut self, value: i64) -> &mut Self {
-        self.args.push(None);
-        let n = self.args.len();
-        self.ints.push((n - 1, value));
-        self.text.push_str(&format!("${n}"));
-        self
+        self.placeholder(Arg::Int(value))
     }
 
     /// `(a, b, c)` with one placeholder per value.
@@ -60,19 +64,12 @@ impl Sql {
 
     pub fn arguments(&self) -> AnyArguments {
         let mut args = AnyArguments::default();
-        for (i, value) in self.args.iter().enumerate() {
-            // Both adds only fail for types the Any driver cannot encode;
+        for arg in &self.args {
+            // Adding only fails for types the Any driver cannot encode;
             // String and i64 are always supported.
-            let _ = match value {
-                Some(s) => args.add(s.clone()),
-                None => {
-                    let v = self
-                        .ints
-                        .iter()
-                        .find(|(idx, _)| *idx == i)
-                        .map_or(0, |(_, v)| *v);
-                    args.add(v)
-                }
+            let _ = match arg {
+                Arg::Text(s) => args.add(s.clone()),
+                Arg::Int(v) => args.add(*v),
             };
         }
         args
