@@ -409,8 +409,24 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                // Orphan marks change on both sides of the difference.
-                deferred.extend(old_set.symmetric_difference(&new_children).cloned());
+                // Orphan marks change on both sides of the difference. A child
+                // seen for the first time has no final entity yet (it is stitched
+                // after its own processing), so only existing ones are queued:
+                // on a first ingestion that skips 100k pointless stitches.
+                deferred.extend(old_set.difference(&new_children).cloned());
+                let added: Vec<&String> = new_children.difference(&old_set).collect();
+                for chunk in added.chunks(5000) {
+                    let rows = sqlx::query(select_in_json_sql(
+                        self.dialect,
+                        "SELECT entity_ref FROM final_entities WHERE entity_ref IN",
+                    ))
+                    .bind(json(&chunk.to_vec())?)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for row in rows {
+                        deferred.insert(row.try_get(0)?);
+                    }
+                }
             }
         }
 
