@@ -699,17 +699,40 @@ impl Store {
                 ids.push((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
             }
             total += ids.len();
-            let affected = self.delete_entities(&ids).await?;
+            let affected = self.delete_entities(&ids, true).await?;
             self.stitch(&affected).await?;
         }
     }
 
     /// Removes entities and everything hanging on them; returns the refs whose
     /// final form must be rebuilt (relation peers, children).
-    async fn delete_entities(&self, ids: &[(String, String)]) -> Result<Vec<String>, StoreError> {
+    async fn delete_entities(
+        &self,
+        ids: &[(String, String)],
+        orphans_only: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut ids = ids.to_vec();
+        if orphans_only {
+            // Re-checked under the write lock: a location registered again
+            // between finding orphans and deleting them keeps its entities.
+            let candidates: Vec<&String> = ids.iter().map(|(id, _)| id).collect();
+            let still: HashSet<String> = sqlx::query(select_in_json_sql(
+                self.dialect,
+                "SELECT entity_id FROM refresh_state rs WHERE NOT EXISTS
+                   (SELECT 1 FROM refresh_state_references r WHERE r.target_entity_ref = rs.entity_ref)
+                 AND rs.entity_id IN",
+            ))
+            .bind(erased::Json::to_json(&candidates)?)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+            ids.retain(|(id, _)| still.contains(id));
+        }
         let entity_ids: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
         let refs: Vec<String> = ids.iter().map(|(_, r)| r.clone()).collect();
-        let mut tx = self.write_tx().await?;
         let mut affected = BTreeSet::new();
         let mut sql = Sql::new(
             "SELECT DISTINCT source_entity_ref FROM relations WHERE originating_entity_id IN ",
@@ -765,7 +788,7 @@ impl Store {
         sql.bind_list(parent_refs.iter());
         sql.query().execute(&self.write_pool).await?;
         let affected = self
-            .delete_entities(&[(uid.to_string(), entity_ref)])
+            .delete_entities(&[(uid.to_string(), entity_ref)], false)
             .await?;
         self.stitch(&affected).await?;
         Ok(true)
