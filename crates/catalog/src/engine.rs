@@ -175,19 +175,6 @@ impl Engine {
         }
     }
 
-    /// Runs until the queue is empty and orphans are gone (tests, CLI tools).
-    pub async fn run_until_idle(&self) -> Result<(), StoreError> {
-        loop {
-            while self.process_batch().await? > 0 {
-                self.store.stitch_pending().await?;
-            }
-            self.store.stitch_pending().await?;
-            if self.cleanup_orphans().await? == 0 && self.store.due_count().await? == 0 {
-                return Ok(());
-            }
-        }
-    }
-
     async fn drain_stitch_queue(&self) {
         let started = Instant::now();
         match self.store.stitch_pending().await {

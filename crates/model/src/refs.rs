@@ -73,11 +73,6 @@ impl EntityRef {
         let namespace = namespace.or(default_namespace).unwrap_or(DEFAULT_NAMESPACE);
         Ok(Self::new(kind, namespace, name))
     }
-
-    /// The lower-cased identity string `<kind>:<namespace>/<name>`.
-    pub fn key(&self) -> String {
-        self.to_string()
-    }
 }
 
 impl fmt::Display for EntityRef {

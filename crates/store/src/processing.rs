@@ -824,14 +824,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Makes every entity due now (used at start-up and by tests).
-    pub async fn schedule_all_now(&self) -> Result<(), StoreError> {
-        sqlx::query("UPDATE refresh_state SET next_update_at = 0")
-            .execute(&self.write_pool)
-            .await?;
-        Ok(())
-    }
-
     /// The parents (emitters) of an entity, and whether it has a provider root.
     pub async fn parent_refs(&self, entity_ref: &str) -> Result<Vec<String>, StoreError> {
         let mut tx = self.write_tx().await?;
@@ -861,14 +853,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// How many entities wait in the stitch queue.
-    pub async fn stitch_backlog(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM stitch_queue")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?)
     }
 
     /// How many items are due now (the processing backlog).
