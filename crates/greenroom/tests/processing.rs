@@ -135,6 +135,20 @@ async fn failing_updates_keep_the_last_good_version_and_orphans_are_deleted() {
     let server = Server::start_with(config, prepare, &[]).await;
     let before = server.wait_entity("component/default/svc").await;
     server.wait_entity("component/default/extra").await;
+    let component_facet = |f: &Value| {
+        f["facets"]["kind"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["value"] == "Component")
+            .map(|v| v["count"].clone())
+    };
+    let (_, facets) = server.get("/api/catalog/entity-facets?facet=kind").await;
+    assert_eq!(component_facet(&facets), Some(json!(2)));
+    let (_, page) = server
+        .get("/api/catalog/entities/by-query?filter=kind=component&limit=1")
+        .await;
+    assert_eq!(page["totalItems"], 2);
     let file = server.dir.path().join("team.yaml");
 
     // Break svc (no owner) and drop extra from the file.
@@ -160,6 +174,13 @@ async fn failing_updates_keep_the_last_good_version_and_orphans_are_deleted() {
             (s == 404).then_some(())
         })
         .await;
+    // Cached facets and counts follow the change (they are keyed by catalog generation).
+    let (_, facets) = server.get("/api/catalog/entity-facets?facet=kind").await;
+    assert_eq!(component_facet(&facets), Some(json!(1)));
+    let (_, page) = server
+        .get("/api/catalog/entities/by-query?filter=kind=component&limit=1")
+        .await;
+    assert_eq!(page["totalItems"], 1);
 
     // Fixing the file clears the error.
     std::fs::write(&file, component("svc", "  system: shop\n")).unwrap();

@@ -460,8 +460,6 @@ impl Store {
 
     async fn stitch_chunk(&self, refs: &[String]) -> Result<(), StoreError> {
         let now = now_ms();
-        let t0 = std::time::Instant::now();
-        let mut marks: Vec<(&str, u128)> = Vec::new();
         let d = self.dialect;
         let mut tx = self.write_tx().await?;
         let payload = erased::Json::to_json(&refs)?;
@@ -532,8 +530,6 @@ impl Store {
         {
             old_hashes.insert(row.try_get(0)?, row.try_get(1)?);
         }
-
-        marks.push(("reads", t0.elapsed().as_millis()));
         let mut finals: Vec<(String, String, String, String, i64)> = Vec::new();
         let mut search: Vec<SearchInsert> = Vec::new();
         for row in &states {
@@ -586,8 +582,6 @@ impl Store {
             }
             finals.push((entity_id, entity_ref, final_entity.to_string(), hash, now));
         }
-
-        marks.push(("build", t0.elapsed().as_millis()));
         if !finals.is_empty() {
             // One JSON parameter per statement: far cheaper than thousands of
             // bound values, and the SQL text stays constant.
@@ -608,7 +602,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            marks.push(("finals", t0.elapsed().as_millis()));
             // Entities stitched for the first time have no rows to delete.
             let ids: Vec<&String> = finals
                 .iter()
@@ -624,7 +617,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            marks.push(("delete", t0.elapsed().as_millis()));
             // Inserting in index order keeps the (key, value) index pages hot:
             // far fewer page reads and writes than random order on a big catalog.
             search.sort();
@@ -639,18 +631,10 @@ impl Store {
                 .await?;
             }
         }
-        marks.push(("search", t0.elapsed().as_millis()));
         if !finals.is_empty() {
             bump_generation(&mut tx).await?;
         }
         tx.commit().await?;
-        marks.push(("commit", t0.elapsed().as_millis()));
-        tracing::trace!(
-            ?marks,
-            refs = refs.len(),
-            rows = search.len(),
-            "stitch chunk"
-        );
         Ok(())
     }
 

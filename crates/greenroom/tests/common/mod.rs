@@ -69,7 +69,7 @@ impl Server {
         );
         std::fs::write(dir.path().join("base.yaml"), base).unwrap();
         std::fs::write(dir.path().join("app-config.yaml"), text).unwrap();
-        let child = Self::spawn(dir.path(), env);
+        let child = Self::spawn(dir.path(), true, env);
         let server = Server {
             child,
             port,
@@ -80,19 +80,23 @@ impl Server {
         server
     }
 
-    fn spawn(dir: &Path, env: &[(&str, &str)]) -> Child {
+    /// Runs `greenroom serve` in `dir`, with `base.yaml` and `app-config.yaml`
+    /// from there when `with_config` (otherwise on the embedded default).
+    fn spawn(dir: &Path, with_config: bool, env: &[(&str, &str)]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("server.log"))
             .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenroom"));
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(dir.join("base.yaml"))
-            .arg("--config")
-            .arg(dir.join("app-config.yaml"))
-            .current_dir(dir)
+        cmd.arg("serve");
+        if with_config {
+            cmd.arg("--config")
+                .arg(dir.join("base.yaml"))
+                .arg("--config")
+                .arg(dir.join("app-config.yaml"));
+        }
+        cmd.current_dir(dir)
             .env("RUST_LOG", "info,sqlx=warn")
             .stdout(Stdio::null())
             .stderr(log);
@@ -107,7 +111,7 @@ impl Server {
     pub async fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Self::spawn(self.dir.path(), &[]);
+        self.child = Self::spawn(self.dir.path(), true, &[]);
         self.wait_ready().await;
     }
 
@@ -117,15 +121,12 @@ impl Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_greenroom"))
-            .arg("serve")
-            .current_dir(dir.path())
-            .env("APP_CONFIG_backend_listen_port", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("greenroom starts");
+        let port_text = port.to_string();
+        let child = Self::spawn(
+            dir.path(),
+            false,
+            &[("APP_CONFIG_backend_listen_port", &port_text)],
+        );
         let server = Server {
             child,
             port,
