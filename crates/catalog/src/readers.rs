@@ -172,6 +172,9 @@ impl Readers {
     }
 
     async fn read_url(&self, target: &str) -> Result<Vec<u8>, ReadError> {
+        if let Some(git) = target.strip_prefix("git+") {
+            return self.read_git(target, git).await;
+        }
         let parsed = url::Url::parse(target)
             .map_err(|e| ReadError::Input(format!("Invalid URL {target}: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -207,6 +210,86 @@ impl Readers {
             .map(|b| b.to_vec())
             .map_err(|e| ReadError::Unavailable(format!("Unable to read {target}, {e}")))
     }
+}
+
+impl Readers {
+    /// Reads one file from a git repository: `git+<remote>#<branch>:<path>`
+    /// (what `publish:git` reports as `repoContentsUrl`). The remote's host
+    /// must be allowed by `backend.reading.allow`; a `file://` remote needs
+    /// an entry with host `localhost` whose paths cover the repository.
+    async fn read_git(&self, target: &str, spec: &str) -> Result<Vec<u8>, ReadError> {
+        let invalid = || {
+            ReadError::Input(format!(
+                "Invalid git URL {target}: expected git+<remote>#<branch>:<path>"
+            ))
+        };
+        let (remote, rest) = spec.split_once('#').ok_or_else(invalid)?;
+        let (branch, path) = rest.split_once(':').ok_or_else(invalid)?;
+        let path = path.trim_start_matches('/').to_string();
+        if branch.is_empty() || path.is_empty() {
+            return Err(invalid());
+        }
+        let parsed = url::Url::parse(remote).map_err(|_| invalid())?;
+        let allowed = match parsed.scheme() {
+            "http" | "https" => self.url_allowed(&parsed),
+            "file" => self.allow.iter().any(|a| {
+                a.host == "localhost"
+                    && a.paths
+                        .iter()
+                        .any(|p| parsed.path().starts_with(p.as_str()))
+            }),
+            _ => false,
+        };
+        if !allowed {
+            return Err(ReadError::NotAllowed(format!(
+                "Reading from '{target}' is not allowed. You may need to configure an integration for the target host, or add it to the configured list of allowed hosts at 'backend.reading.allow'"
+            )));
+        }
+        let (remote, branch) = (remote.to_string(), branch.to_string());
+        let target = target.to_string();
+        tokio::task::spawn_blocking(move || read_git_blob(&target, &remote, &branch, &path))
+            .await
+            .map_err(|e| ReadError::Unavailable(format!("reader task failed: {e}")))?
+    }
+}
+
+/// Fetches `branch` (one commit deep) into a scratch bare repository and
+/// reads `path` from it.
+fn read_git_blob(
+    target: &str,
+    remote: &str,
+    branch: &str,
+    path: &str,
+) -> Result<Vec<u8>, ReadError> {
+    let unavailable = |e: git2::Error| {
+        ReadError::Unavailable(format!("Unable to read {target}, {}", e.message()))
+    };
+    let scratch = tempfile::tempdir()
+        .map_err(|e| ReadError::Unavailable(format!("Unable to read {target}, {e}")))?;
+    let repo = git2::Repository::init_bare(scratch.path()).map_err(unavailable)?;
+    let mut remote_handle = repo.remote_anonymous(remote).map_err(unavailable)?;
+    let mut options = git2::FetchOptions::new();
+    options.depth(1);
+    let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+    remote_handle
+        .fetch(&[refspec.as_str()], Some(&mut options), None)
+        .map_err(|e| match e.code() {
+            git2::ErrorCode::NotFound => ReadError::NotFound(format!(
+                "Unable to read {target}, branch {branch} not found"
+            )),
+            _ => unavailable(e),
+        })?;
+    let tip = repo
+        .revparse_single(&format!("refs/remotes/origin/{branch}:{path}"))
+        .map_err(|_| {
+            ReadError::NotFound(format!(
+                "Unable to read url, could not read {target}, 404 Not Found"
+            ))
+        })?;
+    let blob = tip
+        .peel_to_blob()
+        .map_err(|_| ReadError::Input(format!("{target} is not a file")))?;
+    Ok(blob.content().to_vec())
 }
 
 fn read_files(target: &str) -> Result<Vec<ReadFile>, ReadError> {

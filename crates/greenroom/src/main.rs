@@ -1,5 +1,6 @@
 //! `greenroom`: the developer portal binary.
 
+mod scaffold;
 mod serve;
 mod validate;
 
@@ -31,6 +32,21 @@ enum Command {
         #[arg(long = "config", short = 'c')]
         config: Vec<PathBuf>,
     },
+    /// Run a software template locally into a directory (publish and
+    /// catalog steps are skipped with a notice).
+    Scaffold {
+        /// The template descriptor (kind: Template).
+        template: PathBuf,
+        /// A YAML or JSON file with the form values.
+        #[arg(long)]
+        values: Option<PathBuf>,
+        /// Where the files go.
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+        /// app-config files (integrations, scaffolder.defaultEnvironment).
+        #[arg(long = "config", short = 'c')]
+        config: Vec<PathBuf>,
+    },
     /// Catalog tools.
     Catalog {
         #[command(subcommand)]
@@ -55,6 +71,23 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(serve::run(config))
+        }
+        Command::Scaffold {
+            template,
+            values,
+            output,
+            config,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(scaffold::run(
+                &template,
+                values.as_deref(),
+                &output,
+                &config,
+            ))?;
+            std::process::exit(code);
         }
         Command::Catalog {
             command: CatalogCommand::Validate { paths },

@@ -10,7 +10,9 @@ use anyhow::{Context, bail};
 use greenroom_catalog::rules::Rules;
 use greenroom_catalog::{Engine, EngineOptions, Processor, Readers};
 use greenroom_config::{ConfigSource, DatabaseSettings, Settings, load_config};
+use greenroom_scaffolder::{Integrations, Scaffolder, ScaffolderSettings};
 use greenroom_server::AppState;
+use greenroom_server::scaffolder::CatalogAccess;
 use greenroom_store::Store;
 use tokio::sync::watch;
 
@@ -112,6 +114,26 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     }
 }
 
+fn build_scaffolder(
+    store: &Store,
+    engine: &std::sync::Arc<Engine>,
+    settings: &Settings,
+) -> anyhow::Result<std::sync::Arc<Scaffolder>> {
+    let scaffolder_settings =
+        ScaffolderSettings::from_config(&settings.raw).map_err(|e| anyhow::anyhow!(e))?;
+    let catalog = CatalogAccess {
+        store: store.clone(),
+        engine: engine.clone(),
+        settings: settings.clone(),
+    };
+    Ok(Scaffolder::new(
+        store.clone(),
+        scaffolder_settings,
+        std::sync::Arc::new(Integrations::from_config(&settings.raw)),
+        Some(std::sync::Arc::new(catalog)),
+    ))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -170,9 +192,11 @@ pub async fn run(config: Vec<PathBuf>) -> anyhow::Result<()> {
             "write guard is off: anyone who can reach {addr} may register locations and delete entities"
         );
     }
-    let state = AppState::new(store.clone(), engine.clone(), settings);
+    let scaffolder = build_scaffolder(&store, &engine, &settings)?;
+    let state = AppState::new(store.clone(), engine.clone(), scaffolder.clone(), settings);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let engine_task = tokio::spawn(engine.clone().run(stop_rx));
+    let engine_task = tokio::spawn(engine.clone().run(stop_rx.clone()));
+    let scaffolder_task = tokio::spawn(scaffolder.run(stop_rx));
     tracing::info!(%addr, "greenroom listening");
 
     let drain_state = state.clone();
@@ -186,6 +210,7 @@ pub async fn run(config: Vec<PathBuf>) -> anyhow::Result<()> {
     .context("HTTP server failed")?;
     // The engine finishes its current batch (each write is one transaction).
     let _ = tokio::time::timeout(Duration::from_secs(3), engine_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), scaffolder_task).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

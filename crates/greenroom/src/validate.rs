@@ -90,6 +90,7 @@ pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
     };
     let processor = Processor::new(Readers::new(Vec::new()), Rules::allow_all());
     let (mut errors, mut entities, mut skipped) = (0usize, 0usize, 0usize);
+    let mut skeletons = 0usize;
     for (file, discovered) in &files {
         let shown = file.display().to_string();
         let bytes = match std::fs::read(file) {
@@ -100,6 +101,12 @@ pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
                 continue;
             }
         };
+        // Software template skeletons hold `${{ }}` expressions and become
+        // descriptors only once a template renders them.
+        if *discovered && bytes.windows(3).any(|w| w == b"${{") {
+            skeletons += 1;
+            continue;
+        }
         let abs = normalize(&std::path::absolute(file)?)
             .to_string_lossy()
             .into_owned();
@@ -183,12 +190,17 @@ pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
     }
     let mut summary = format!(
         "{} file(s), {entities} entit{}, {errors} error(s)",
-        files.len() - skipped,
+        files.len() - skipped - skeletons,
         if entities == 1 { "y" } else { "ies" }
     );
     if skipped > 0 {
         summary.push_str(&format!(
             ", {skipped} YAML file(s) without apiVersion or kind skipped"
+        ));
+    }
+    if skeletons > 0 {
+        summary.push_str(&format!(
+            ", {skeletons} template skeleton file(s) with ${{{{ }}}} skipped"
         ));
     }
     if errors > 0 {

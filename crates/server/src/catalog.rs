@@ -656,78 +656,88 @@ async fn create_location(
     params.only(&["dryRun", "onConflict"])?;
     let body = json_object(&headers, &body)?;
     let (kind, target, presence) = location_input(&body, &state.settings.allowed_location_types)?;
-    let entity_ref = location_entity_ref(&kind, &target);
-    let existing = state.store.location_by_target(&kind, &target).await?;
-    if params.one("dryRun") == Some("true") {
-        let root = greenroom_catalog::engine::location_provider_entity(
-            &kind,
-            &target,
-            presence.as_deref(),
-        )
-        .entity;
-        let entities = state
-            .engine
-            .processor()
-            .dry_run(root)
-            .await
-            .map_err(|errors| {
-                ApiError::input(
-                    errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.name, e.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
-        return Ok(json_response(
-            StatusCode::CREATED,
-            &json!({
-                "exists": existing.is_some(),
-                "location": { "type": kind, "target": target, "id": format!("{kind}:{target}"), "entityRef": entity_ref },
-                "entities": entities,
-            }),
-        ));
-    }
-    if state.settings.readonly {
-        return Err(ApiError::not_allowed(
-            "This operation not allowed in readonly mode",
-        ));
-    }
     let refresh = match params.one("onConflict") {
-        Some("refresh") => true,
-        Some("reject") => false,
+        Some("refresh") => Some(true),
+        Some("reject") => Some(false),
         Some(other) => {
             return Err(ApiError::input(format!(
                 "request/query/onConflict must be one of reject, refresh, got '{other}'"
             )));
         }
-        None => state.settings.conflict_refresh,
+        None => None,
     };
+    let out = register_location(
+        &state.store,
+        &state.engine,
+        &state.settings,
+        &kind,
+        &target,
+        presence.as_deref(),
+        params.one("dryRun") == Some("true"),
+        refresh,
+    )
+    .await?;
+    Ok(json_response(StatusCode::CREATED, &out))
+}
+
+/// `POST /locations` for every caller (HTTP and `catalog:register`): a dry
+/// run reads and processes the target without storing anything.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn register_location(
+    store: &greenroom_store::Store,
+    engine: &greenroom_catalog::Engine,
+    settings: &greenroom_config::Settings,
+    kind: &str,
+    target: &str,
+    presence: Option<&str>,
+    dry_run: bool,
+    on_conflict_refresh: Option<bool>,
+) -> Result<Value, ApiError> {
+    let entity_ref = location_entity_ref(kind, target);
+    let existing = store.location_by_target(kind, target).await?;
+    if dry_run {
+        let root =
+            greenroom_catalog::engine::location_provider_entity(kind, target, presence).entity;
+        let entities = engine.processor().dry_run(root).await.map_err(|errors| {
+            ApiError::input(
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.name, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        return Ok(json!({
+            "exists": existing.is_some(),
+            "location": { "type": kind, "target": target, "id": format!("{kind}:{target}"), "entityRef": entity_ref },
+            "entities": entities,
+        }));
+    }
+    if settings.readonly {
+        return Err(ApiError::not_allowed(
+            "This operation not allowed in readonly mode",
+        ));
+    }
+    let refresh = on_conflict_refresh.unwrap_or(settings.conflict_refresh);
     if let Some(existing) = existing {
         if !refresh {
             return Err(ApiError::conflict(format!(
                 "Location {kind}:{target} already exists"
             )));
         }
-        state.store.schedule_refresh(&existing.entity_ref).await?;
-        state.engine.wake();
-        return Ok(json_response(
-            StatusCode::CREATED,
-            &json!({ "location": location_json(&existing), "entities": [] }),
-        ));
+        store.schedule_refresh(&existing.entity_ref).await?;
+        engine.wake();
+        return Ok(json!({ "location": location_json(&existing), "entities": [] }));
     }
     let row = LocationRow {
         id: uuid_v4(),
-        kind,
-        target,
+        kind: kind.to_string(),
+        target: target.to_string(),
         entity_ref,
     };
-    state.store.create_location(&row).await?;
-    state.engine.sync_registered_locations().await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "location": location_json(&row), "entities": [] }),
-    ))
+    store.create_location(&row).await?;
+    engine.sync_registered_locations().await?;
+    Ok(json!({ "location": location_json(&row), "entities": [] }))
 }
 
 fn uuid_v4() -> String {

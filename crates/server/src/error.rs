@@ -13,6 +13,8 @@ use serde_json::json;
 pub struct ApiError {
     pub name: &'static str,
     pub message: String,
+    /// Extra top-level fields of the body (the scaffolder's `errors`).
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -20,7 +22,13 @@ impl ApiError {
         Self {
             name,
             message: message.into(),
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.details = Some(details);
+        self
     }
     pub fn input(message: impl Into<String>) -> Self {
         Self::new("InputError", message)
@@ -90,11 +98,14 @@ pub async fn error_body(request: Request, next: Next) -> Response {
         return response;
     };
     let status = error.status();
-    let body = json!({
+    let mut body = json!({
         "error": { "name": error.name, "message": error.message },
         "request": { "method": method, "url": url },
         "response": { "statusCode": status.as_u16() },
     });
+    if let (Some(details), Some(o)) = (error.details, body.as_object_mut()) {
+        o.extend(details);
+    }
     let mut out = Response::new(Body::from(body.to_string()));
     *out.status_mut() = status;
     out.headers_mut().insert(

@@ -48,9 +48,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Who made an authorised write: the subject of its token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub subject: String,
+}
+
 pub async fn write_guard(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if state.settings.auth_disabled
@@ -62,16 +68,22 @@ pub async fn write_guard(
     {
         return next.run(request).await;
     }
-    match bearer(&request) {
-        None => ApiError::unauthenticated("Missing credentials").into_response(),
-        Some(token) => match state
+    let matched = bearer(&request).map(|token| {
+        state
             .settings
             .auth_tokens
             .iter()
             .find(|t| constant_time_eq(t.token.as_bytes(), token.as_bytes()))
-        {
+            .cloned()
+    });
+    match matched {
+        None => ApiError::unauthenticated("Missing credentials").into_response(),
+        Some(found) => match found {
             Some(t) => {
                 tracing::info!(subject = %t.subject, method = %request.method(), path = %request.uri().path(), "authorised write");
+                request
+                    .extensions_mut()
+                    .insert(Caller { subject: t.subject });
                 next.run(request).await
             }
             None => ApiError::unauthenticated("Illegal token").into_response(),

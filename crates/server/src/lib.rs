@@ -7,6 +7,7 @@ pub mod error;
 mod guard;
 mod health;
 mod observability;
+pub mod scaffolder;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -15,6 +16,7 @@ use axum::Router;
 use axum::middleware;
 use greenroom_catalog::Engine;
 use greenroom_config::Settings;
+use greenroom_scaffolder::Scaffolder;
 use greenroom_store::Store;
 
 pub use observability::install_metrics;
@@ -23,6 +25,7 @@ pub use observability::install_metrics;
 pub struct AppState {
     pub store: Store,
     pub engine: Arc<Engine>,
+    pub scaffolder: Arc<Scaffolder>,
     pub settings: Settings,
     /// Set when shutdown begins: readiness fails while requests drain.
     pub shutting_down: AtomicBool,
@@ -30,10 +33,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, engine: Arc<Engine>, settings: Settings) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        engine: Arc<Engine>,
+        scaffolder: Arc<Scaffolder>,
+        settings: Settings,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             engine,
+            scaffolder,
             settings,
             shutting_down: AtomicBool::new(false),
             metrics: install_metrics(),
@@ -49,8 +58,15 @@ pub fn app(state: Arc<AppState>) -> Router {
             guard::write_guard,
         ))
         .layer(middleware::from_fn(error::error_body));
+    let scaffolder = scaffolder::router()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::write_guard,
+        ))
+        .layer(middleware::from_fn(error::error_body));
     Router::new()
         .nest("/api/catalog", catalog)
+        .nest("/api/scaffolder", scaffolder)
         .merge(health::router())
         .route("/metrics", axum::routing::get(observability::metrics))
         .layer(middleware::from_fn(observability::track))

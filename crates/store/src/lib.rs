@@ -11,6 +11,7 @@ mod locations;
 mod processing;
 mod query;
 mod sql;
+pub mod tasks;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,7 @@ pub use query::{
     Cursor, EntitiesPage, EntityQuery, Facet, FacetCount, FullTextFilter, ListOptions, Order,
     OrderField,
 };
+pub use tasks::{TaskEventRow, TaskFilter, TaskOrderField, TaskRow};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
