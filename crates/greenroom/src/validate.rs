@@ -79,6 +79,19 @@ fn expand(paths: &[String]) -> Result<Vec<(PathBuf, bool)>, String> {
     Ok(out)
 }
 
+/// A software template skeleton file (`${{ }}` in its text or path) or a
+/// file of a Helm chart's `templates/` directory.
+fn is_template_file(path: &Path, bytes: &[u8]) -> bool {
+    let skeleton = bytes.windows(3).any(|w| w == b"${{") || path.to_string_lossy().contains("${{");
+    let helm = path.ancestors().skip(1).any(|dir| {
+        dir.file_name().is_some_and(|n| n == "templates")
+            && dir
+                .parent()
+                .is_some_and(|chart| chart.join("Chart.yaml").is_file())
+    });
+    skeleton || helm
+}
+
 pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let files = match expand(paths) {
@@ -101,17 +114,20 @@ pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
                 continue;
             }
         };
-        // Software template skeletons hold `${{ }}` expressions and become
-        // descriptors only once a template renders them.
-        if *discovered && bytes.windows(3).any(|w| w == b"${{") {
-            skeletons += 1;
-            continue;
-        }
         let abs = normalize(&std::path::absolute(file)?)
             .to_string_lossy()
             .into_owned();
         let location = format!("file:{abs}");
         let docs = parse_documents(&bytes, &location);
+        // Templates become descriptors (or manifests) only once rendered;
+        // a Template descriptor itself holds `${{ }}` and is validated.
+        let is_template_entity = docs.iter().any(|d| {
+            matches!(d, Document::Entity { entity, .. } if entity.get("kind").and_then(|k| k.as_str()) == Some("Template"))
+        });
+        if *discovered && !is_template_entity && is_template_file(file, &bytes) {
+            skeletons += 1;
+            continue;
+        }
         let looks_like_descriptor = docs.iter().any(|d| match d {
             Document::Entity { entity, .. } => {
                 entity.get("apiVersion").is_some() || entity.get("kind").is_some()
@@ -200,7 +216,7 @@ pub async fn run(paths: &[String]) -> anyhow::Result<i32> {
     }
     if skeletons > 0 {
         summary.push_str(&format!(
-            ", {skeletons} template skeleton file(s) with ${{{{ }}}} skipped"
+            ", {skeletons} template file(s) (skeletons with ${{{{ }}}}, Helm chart templates) skipped"
         ));
     }
     if errors > 0 {

@@ -28,7 +28,7 @@ fn the_bundled_example_catalog_is_valid() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(
         stderr.trim(),
-        "ok: 9 file(s), 24 entities, 0 error(s), 3 YAML file(s) without apiVersion or kind skipped"
+        "ok: 10 file(s), 25 entities, 0 error(s), 3 YAML file(s) without apiVersion or kind skipped, 8 template file(s) (skeletons with ${{ }}, Helm chart templates) skipped"
     );
 }
 

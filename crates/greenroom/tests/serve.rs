@@ -22,7 +22,7 @@ async fn the_embedded_default_serves_the_bundled_example_catalog() {
     let facets = server
         .wait_for(20, "the example catalog", || async {
             let (_, f) = server.get("/api/catalog/entity-facets?facet=kind").await;
-            (f["facets"]["kind"].as_array().map_or(0, Vec::len) >= 8).then_some(f)
+            (f["facets"]["kind"].as_array().map_or(0, Vec::len) >= 9).then_some(f)
         })
         .await;
     let kinds: Vec<&str> = facets["facets"]["kind"]
@@ -41,6 +41,7 @@ async fn the_embedded_default_serves_the_bundled_example_catalog() {
             "Location",
             "Resource",
             "System",
+            "Template",
             "User"
         ]
     );

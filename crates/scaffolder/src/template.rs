@@ -164,6 +164,55 @@ pub fn schema_errors(schema: &Json, instance: &Json) -> Result<Vec<Json>, Templa
                     expected,
                 )
             }
+            // The wording of the `jsonschema` npm package, which Backstage
+            // uses, for the keywords forms use most.
+            ValidationErrorKind::Pattern { pattern } => (
+                format!("does not match pattern {}", json!(pattern)),
+                json!(pattern),
+            ),
+            ValidationErrorKind::Enum { options } => {
+                let list: Vec<String> = options
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|o| {
+                        o.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| o.to_string())
+                    })
+                    .collect();
+                (
+                    format!("is not one of enum values: {}", list.join(",")),
+                    options.as_ref().clone(),
+                )
+            }
+            ValidationErrorKind::MinLength { limit } => (
+                format!("does not meet minimum length of {limit}"),
+                json!(limit),
+            ),
+            ValidationErrorKind::MaxLength { limit } => (
+                format!("does not meet maximum length of {limit}"),
+                json!(limit),
+            ),
+            ValidationErrorKind::Minimum { limit } => (
+                format!("must be greater than or equal to {limit}"),
+                limit.clone(),
+            ),
+            ValidationErrorKind::Maximum { limit } => (
+                format!("must be less than or equal to {limit}"),
+                limit.clone(),
+            ),
+            ValidationErrorKind::MinItems { limit } => (
+                format!("does not meet minimum length of {limit}"),
+                json!(limit),
+            ),
+            ValidationErrorKind::AdditionalProperties { unexpected } => (
+                format!(
+                    "is not allowed to have the additional property {}",
+                    json!(unexpected.join(","))
+                ),
+                json!(unexpected.join(",")),
+            ),
             _ => (error.to_string(), Json::Null),
         };
         let name = error.kind().keyword().to_string();

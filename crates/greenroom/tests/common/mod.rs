@@ -323,3 +323,82 @@ pub fn refs(items: &Value) -> Vec<String> {
     out.sort();
     out
 }
+
+/// `tests/support/git_server.py`: bare repositories over smart HTTP and the
+/// GitHub and GitLab REST endpoints the publish actions call.
+pub struct GitServer {
+    pub port: u16,
+    pub root: tempfile::TempDir,
+    child: Child,
+}
+
+pub const GIT_TOKEN: &str = "git-host-token-42";
+
+impl GitServer {
+    pub async fn start() -> GitServer {
+        let root = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/support/git_server.py");
+        let child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(root.path())
+            .arg(GIT_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs the git server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "git server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        GitServer { port, root, child }
+    }
+
+    /// Creates an empty bare repository `owner/name.git` (branch main).
+    pub fn create_bare(&self, owner: &str, name: &str) -> PathBuf {
+        let path = self.root.path().join(owner).join(format!("{name}.git"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let ok = Command::new("git")
+            .args(["init", "--bare", "-q", "-b", "main"])
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git init --bare");
+        path
+    }
+
+    /// The REST calls the server received, in order.
+    pub fn api_calls(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.root.path().join("api-calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs git and returns its stdout; fails the test when git fails.
+pub fn git(args: &[&str], dir: &Path) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -151,19 +151,17 @@ impl Action for Write {
                 .get("entity")
                 .cloned()
                 .unwrap_or_else(|| json!({}));
-            if let Some(md) = entity
+            if let Some(annotations) = entity
                 .as_object_mut()
                 .map(|o| o.entry("metadata").or_insert_with(|| json!({})))
+                .and_then(Json::as_object_mut)
+                .map(|md| md.entry("annotations").or_insert_with(|| json!({})))
+                .and_then(Json::as_object_mut)
             {
-                if let Some(md) = md.as_object_mut() {
-                    let annotations = md.entry("annotations").or_insert_with(|| json!({}));
-                    if let Some(a) = annotations.as_object_mut() {
-                        a.insert(
-                            "backstage.io/source-template".into(),
-                            json!(ctx.template_ref),
-                        );
-                    }
-                }
+                annotations.insert(
+                    "backstage.io/source-template".into(),
+                    json!(ctx.template_ref),
+                );
             }
             let yaml = serde_saphyr::to_string(&entity)
                 .map_err(|e| ActionError::Failed(format!("serializing the entity: {e}")))?;

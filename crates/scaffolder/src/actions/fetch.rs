@@ -322,7 +322,7 @@ impl Action for FetchTemplateFile {
         "fetch:template:file"
     }
     fn description(&self) -> &'static str {
-        "Downloads a single file and templates variables into the file, then places the result in the workspace."
+        "Downloads single file and places it in the workspace."
     }
     fn input_schema(&self) -> Json {
         let mut props = template_input_properties();

@@ -33,9 +33,16 @@ fn git_error(what: &str, e: git2::Error) -> ActionError {
 }
 
 fn init_commit_push(p: Push) -> Result<String, ActionError> {
+    // The repository lives outside the workspace, so that publishing twice
+    // (GitHub and GitLab, say) makes the same first commit each time and
+    // the workspace gains no .git directory.
+    let git_dir = tempfile::tempdir().map_err(|e| ActionError::Failed(format!("git init: {e}")))?;
     let mut init = RepositoryInitOptions::new();
-    init.initial_head(&p.branch);
-    let repo = Repository::init_opts(&p.dir, &init).map_err(|e| git_error("git init", e))?;
+    init.initial_head(&p.branch)
+        .workdir_path(&p.dir)
+        .no_dotgit_dir(true);
+    let repo =
+        Repository::init_opts(git_dir.path(), &init).map_err(|e| git_error("git init", e))?;
     let mut index = repo.index().map_err(|e| git_error("git index", e))?;
     index
         .add_all(["*"], IndexAddOption::DEFAULT, None)
