@@ -816,7 +816,8 @@ async fn dry_run_returns_the_rendered_files_and_skips_side_effects() {
         .unwrap();
         assert_eq!(result["output"], expected);
         assert!(result["log"][0]["body"]["message"].is_string());
-        assert_eq!(result["steps"][0]["id"], "skeleton");
+        assert_eq!(result["steps"][0]["id"], template["spec"]["steps"][0]["id"]);
+        assert_eq!(result["status"], "completed");
     }
 
     // The golden path with its publish and register steps skipped.
@@ -1059,4 +1060,27 @@ async fn publish_actions_create_repositories_through_the_host_api_and_push() {
     );
     assert_eq!(author.trim(), "Test Author <author@test.invalid>");
     assert!(!serde_json::to_string(&evs).unwrap().contains(GIT_TOKEN));
+}
+
+#[tokio::test]
+async fn catalog_fetch_reads_entities_and_fails_on_missing_ones_unless_optional() {
+    let server = template_server("").await;
+    server.wait_entity("template/default/fetch").await;
+    let id = create_task(&server, "template:default/fetch", json!({})).await;
+    wait_status(&server, &id, 15, &["completed"]).await;
+    let evs = events(&server, &id).await;
+    let completion = evs.iter().find(|e| e["type"] == "completion").unwrap();
+    assert_eq!(
+        completion["body"]["output"],
+        json!({ "name": "slow", "many": 2, "first": "failing" }),
+        "a missing optional entity is null, and a null output is dropped"
+    );
+    let id = create_task(&server, "template:default/fetch", json!({ "strict": true })).await;
+    wait_status(&server, &id, 15, &["failed"]).await;
+    let evs = events(&server, &id).await;
+    let completion = evs.iter().find(|e| e["type"] == "completion").unwrap();
+    assert_eq!(
+        completion["body"]["error"],
+        json!({ "name": "NotFoundError", "message": "Entity template:default/nope not found" })
+    );
 }

@@ -34,7 +34,7 @@ impl std::fmt::Debug for Integrations {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Integrations {
     list: Vec<Integration>,
 }
@@ -49,6 +49,13 @@ fn entries<'a>(config: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> 
 
 fn str_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+impl Default for Integrations {
+    /// github.com and gitlab.com only.
+    fn default() -> Self {
+        Self::from_config(&Value::Null)
+    }
 }
 
 impl Integrations {

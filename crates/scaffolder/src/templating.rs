@@ -134,6 +134,79 @@ fn pick(obj: Value, path: String) -> Value {
     cur
 }
 
+/// Nunjucks object literals take bare keys (`{ defaultKind: 'group' }`);
+/// Jinja reads a bare key as a variable. Quote bare keys inside `${{ }}` and
+/// `{% %}` so templates written for Backstage keep their meaning.
+fn quote_bare_keys<'a>(src: &'a str, open: &str) -> std::borrow::Cow<'a, str> {
+    if !src.contains(':') {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let bytes = src.as_bytes();
+    let mut out = String::with_capacity(src.len() + 8);
+    // An empty `open` means `src` is one expression already.
+    let (mut i, mut in_expr, mut quote) = (0usize, open.is_empty(), None::<u8>);
+    while i < bytes.len() {
+        let rest = &src[i..];
+        if !in_expr {
+            if rest.starts_with(open) || rest.starts_with("{%") {
+                let n = if rest.starts_with(open) {
+                    open.len()
+                } else {
+                    2
+                };
+                out.push_str(&rest[..n]);
+                i += n;
+                in_expr = true;
+                continue;
+            }
+        } else if let Some(q) = quote {
+            if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                out.push_str(&rest[..2]);
+                i += 2;
+                continue;
+            }
+            if bytes[i] == q {
+                quote = None;
+            }
+        } else if rest.starts_with("}}") || rest.starts_with("%}") {
+            out.push_str(&rest[..2]);
+            i += 2;
+            in_expr = false;
+            continue;
+        } else if bytes[i] == b'\'' || bytes[i] == b'"' {
+            quote = Some(bytes[i]);
+        } else if bytes[i] == b'{' || bytes[i] == b',' {
+            // `{ key:` or `, key:` (but not `::`) becomes `{ 'key':`.
+            let after = &rest[1..];
+            let trimmed = after.trim_start();
+            let ident_len = trimmed
+                .char_indices()
+                .take_while(|(j, c)| {
+                    c.is_ascii_alphabetic()
+                        || *c == '_'
+                        || *c == '$'
+                        || (*j > 0 && c.is_ascii_digit())
+                })
+                .count();
+            let tail = trimmed[ident_len..].trim_start();
+            if ident_len > 0 && tail.starts_with(':') && !tail.starts_with("::") {
+                let ws = after.len() - trimmed.len();
+                out.push(bytes[i] as char);
+                out.push_str(&after[..ws]);
+                out.push('\'');
+                out.push_str(&trimmed[..ident_len]);
+                out.push('\'');
+                i += 1 + ws + ident_len;
+                continue;
+            }
+        }
+        let ch = rest.chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// JavaScript string methods templates call on values (`name.toUpperCase()`).
 fn js_method(_: &mut State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
     let Some(s) = value.as_str() else {
@@ -227,7 +300,10 @@ impl Templater {
     /// Renders a text (file content, file name) to a string.
     pub fn render_text(&self, text: &str, context: &Json) -> Result<String, RenderError> {
         self.env
-            .render_str(text, Value::from(Serde(context)))
+            .render_str(
+                &quote_bare_keys(text, self.open),
+                Value::from(Serde(context)),
+            )
             .map_err(describe)
     }
 
@@ -286,7 +362,8 @@ impl Templater {
             .and_then(|t| t.strip_suffix("}}"))
             .filter(|inner| !inner.contains(open) && !inner.contains("}}"))
         {
-            let result = match self.env.compile_expression(inner) {
+            let inner = quote_bare_keys(inner, "");
+            let result = match self.env.compile_expression(&inner) {
                 Ok(expr) => expr.eval(ctx.clone()),
                 Err(e) if e.kind() == ErrorKind::SyntaxError => {
                     return Ok(Some(Json::String(s.into())));
@@ -302,7 +379,7 @@ impl Templater {
         if !s.contains(open) && !s.contains("{%") {
             return Ok(Some(Json::String(s.into())));
         }
-        match self.env.render_str(s, ctx.clone()) {
+        match self.env.render_str(&quote_bare_keys(s, open), ctx.clone()) {
             Ok(out) if out.is_empty() => Ok(None),
             Ok(out) => Ok(Some(Json::String(out))),
             Err(e) if e.kind() == ErrorKind::SyntaxError => Ok(Some(Json::String(s.into()))),
@@ -392,56 +469,22 @@ mod tests {
         Templater::new(Arc::new(Integrations::default()), SyntaxOptions::default())
     }
 
+    /// The cases of tests/data/templating.yaml.
     #[test]
-    fn single_expressions_keep_their_type_and_empty_drops_the_key() {
-        let t = templater();
-        let ctx = json!({"parameters": {"n": 3, "flag": true, "list": ["a", "b"], "name": "svc"}});
-        let input = json!({
-            "n": "${{ parameters.n }}",
-            "flag": " ${{ parameters.flag }} ",
-            "list": "${{ parameters.list }}",
-            "text": "x-${{ parameters.n }}-${{ parameters.list }}",
-            "gone": "${{ parameters.missing }}",
-            "deep": "${{ parameters.missing.deeper.still }}",
-        });
-        let out = t.render_value(&input, &ctx).unwrap().unwrap();
-        assert_eq!(
-            out,
-            json!({"n": 3, "flag": true, "list": ["a", "b"], "text": "x-3-a,b"})
+    fn renders_every_documented_case() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/templating.yaml"
         );
-    }
-
-    #[test]
-    fn nunjucks_builtins_and_backstage_filters() {
+        let data: Json = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let t = templater();
-        let ctx = json!({"parameters": {"name": " My-Svc ", "owner": "group:default/team-a", "obj": {"a": {"b": 1}}}});
-        let cases = [
-            ("${{ parameters.name | trim | lower }}", json!("my-svc")),
-            (
-                "${{ parameters.name | trim | replace('-', '_') | upper }}",
-                json!("MY_SVC"),
-            ),
-            (
-                "${{ parameters.owner | parseEntityRef | pick('name') }}",
-                json!("team-a"),
-            ),
-            ("${{ parameters.obj | dump }}", json!("{\"a\":{\"b\":1}}")),
-            ("${{ parameters.nope | default('x') }}", json!("x")),
-            ("${{ ['a','b'] | join('-') }}", json!("a-b")),
-            (
-                "${{ ['a','b'] | first }}${{ ['a','b'] | last }}${{ ['a','b'] | length }}",
-                json!("ab2"),
-            ),
-            (
-                "${{ parameters.name.trim().toUpperCase() }}",
-                json!("MY-SVC"),
-            ),
-            ("${{ 'hello world' | truncate(5) }}", json!("hello...")),
-            ("{{ not templated }}", json!("{{ not templated }}")),
-        ];
-        for (input, expected) in cases {
-            let out = t.render_value(&json!(input), &ctx).unwrap();
-            assert_eq!(out, Some(expected), "{input}");
+        let cases = data["cases"].as_array().unwrap();
+        assert!(cases.len() > 20);
+        for case in cases {
+            let name = case["name"].as_str().unwrap();
+            let out = t.render_value(&case["input"], &data["context"]);
+            let out = out.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(out.as_ref(), case.get("expected"), "{name}");
         }
     }
 

@@ -295,7 +295,7 @@ impl Action for FetchTemplate {
                 }
                 let count = out.len();
                 let existing = write_tree(&ws, &target, out, replace)?;
-                Ok((count, skipped, existing))
+                Ok((count - existing.len(), skipped, existing))
             })
             .await?;
             for s in &skipped {
