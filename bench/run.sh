@@ -78,5 +78,7 @@ done
   echo "|---:|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   if [ -f bench/notes.md ]; then echo; cat bench/notes.md; fi
+  # The scaffolder figures come from bench/scaffolder.sh.
+  if [ -f bench/results-scaffolder.md ]; then echo; cat bench/results-scaffolder.md; fi
 } >docs/benchmarks.md
 cat docs/benchmarks.md

@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-# git: the tests exercise real repositories in later features; curl: smoke checks.
+# git: scaffolder tests push to and clone real repositories; python3 runs the
+# test git host (git http-backend plus GitHub/GitLab REST calls); curl: smoke checks.
 command -v git >/dev/null || need_apt+=(git)
+command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then

@@ -5,8 +5,11 @@ usage: python3 git_server.py PORT ROOT TOKEN
 
 Repositories are bare repositories under ROOT (ROOT/<owner>/<repo>.git).
 Every REST call is appended to ROOT/api-calls.jsonl so tests can check what
-was asked. REST calls must carry TOKEN; git pushes are not authenticated.
+was asked. REST calls must carry TOKEN. Git over HTTP is open, except for
+repositories of the owner "private", which need HTTP Basic auth with TOKEN
+as the password (as GitHub and GitLab take a token).
 """
+import base64
 import http.server
 import json
 import os
@@ -134,11 +137,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def git_authorized(self):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Basic "):
+            return False
+        _, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        return password == TOKEN
+
     def handle_any(self):
         path, _, query = self.path.partition("?")
         data = self.body()
         if path.startswith("/api/"):
             return self.api(path, data)
+        if path.startswith("/private/") and not self.git_authorized():
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         return self.git(path, query, data)
 
     do_GET = do_POST = do_PUT = handle_any

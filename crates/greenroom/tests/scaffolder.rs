@@ -1084,3 +1084,65 @@ async fn catalog_fetch_reads_entities_and_fails_on_missing_ones_unless_optional(
         json!({ "name": "NotFoundError", "message": "Entity template:default/nope not found" })
     );
 }
+
+#[tokio::test]
+async fn publish_git_authenticates_with_the_integration_token() {
+    let git_host = GitServer::start().await;
+    let host = format!("127.0.0.1:{}", git_host.port);
+    let repo = git_host.create_bare("private", "svc");
+    let template = json!({
+        "apiVersion": "scaffolder.backstage.io/v1beta3",
+        "kind": "Template",
+        "metadata": { "name": "push" },
+        "spec": { "type": "test", "steps": [
+            { "id": "write", "action": "catalog:write", "input": { "entity": { "kind": "Component", "metadata": { "name": "svc" } } } },
+            { "id": "push", "action": "publish:git", "input": { "repoUrl": format!("{host}?owner=private&repo=svc") } }
+        ] }
+    });
+    // A dry run skips publishing, so push through a task of a template
+    // registered from a file.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("push.yaml"),
+        serde_json::to_string(&template).unwrap(),
+    )
+    .unwrap();
+    for (token, expect) in [(None, "failed"), (Some(GIT_TOKEN), "completed")] {
+        let token_line = token
+            .map(|t| format!("      token: {t}\n"))
+            .unwrap_or_default();
+        let config = format!(
+            "integrations:\n  git:\n    - host: '{host}'\n      protocol: http\n      username: deploy\n{token_line}catalog:\n  locations:\n    - {{ type: file, target: {} }}\n  rules: [{{ allow: [Template] }}]\n",
+            dir.path().join("push.yaml").display()
+        );
+        let server = Server::start(&config).await;
+        server.wait_entity("template/default/push").await;
+        let id = create_task(&server, "template:default/push", json!({})).await;
+        let task = wait_status(&server, &id, 30, &["completed", "failed"]).await;
+        let evs = events(&server, &id).await;
+        assert_eq!(task["status"], expect, "{:?}", messages(&evs));
+        if token.is_none() {
+            let completion = evs.iter().find(|e| e["type"] == "completion").unwrap();
+            let message = completion["body"]["error"]["message"].as_str().unwrap();
+            assert!(
+                message.starts_with(&format!("git push to http://{host}/private/svc.git")),
+                "{message}"
+            );
+        } else {
+            let log = git(
+                &[
+                    "--git-dir",
+                    repo.to_str().unwrap(),
+                    "show",
+                    "main:catalog-info.yaml",
+                ],
+                dir.path(),
+            );
+            assert!(
+                log.contains("backstage.io/source-template: template:default/push"),
+                "{log}"
+            );
+            assert!(!serde_json::to_string(&evs).unwrap().contains(GIT_TOKEN));
+        }
+    }
+}
