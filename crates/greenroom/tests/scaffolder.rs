@@ -585,6 +585,30 @@ async fn secrets_never_reach_the_log_or_the_task() {
     let (_, task) = server.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
     assert!(!task.to_string().contains(secret));
     assert!(!server.log().contains(secret));
+
+    // A retry takes new secrets, checked against the template's schema.
+    let (status, body) = server
+        .post(
+            &format!("/api/scaffolder/v2/tasks/{id}/retry"),
+            &json!({ "secrets": { "token": "short" } }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["stack"],
+        "instance.token does not meet minimum length of 8"
+    );
+    let (status, _) = server
+        .post(
+            &format!("/api/scaffolder/v2/tasks/{id}/retry"),
+            &json!({ "secrets": { "token": "another-secret-1" } }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    wait_status(&server, id, 15, &["completed"]).await;
+    let all = serde_json::to_string(&events(&server, id).await).unwrap();
+    assert!(!all.contains("another-secret-1"));
+    assert_eq!(all.matches("token is *** for svc").count(), 2, "{all}");
 }
 
 #[tokio::test]

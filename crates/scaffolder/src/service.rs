@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use greenroom_store::{Store, StoreError, TaskRow, now_ms};
+use greenroom_store::{StaleVerdict, Store, StoreError, TaskRow, now_ms};
 use serde_json::{Map, Value as Json, json};
 use thiserror::Error;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
@@ -142,6 +142,28 @@ fn entity_ref_of(entity: &Json) -> String {
     format!("{}:{ns}/{name}", kind.to_lowercase())
 }
 
+/// Validates values and secrets against a template and builds its task spec.
+fn prepare_task(
+    template: &Json,
+    values: &Json,
+    secrets: &Map<String, Json>,
+    base_url: Option<String>,
+    user: Json,
+    templater: &Templater,
+) -> Result<Json, ScaffolderError> {
+    let spec = template_spec(template)?;
+    let parameters = validate_values(spec, values, &Json::Object(secrets.clone()), templater)?;
+    let info = TemplateInfo {
+        entity_ref: entity_ref_of(template),
+        base_url,
+        metadata: template
+            .get("metadata")
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+    };
+    Ok(task_spec(spec, parameters, &info, user))
+}
+
 fn source_for(spec: &Json) -> Result<TemplateSource, String> {
     match spec.pointer("/templateInfo/baseUrl").and_then(Json::as_str) {
         Some(base) => TemplateSource::from_base_url(base).map_err(|e| e.to_string()),
@@ -190,22 +212,14 @@ impl Scaffolder {
         user: Json,
         created_by: Option<&str>,
     ) -> Result<String, ScaffolderError> {
-        let spec = template_spec(template)?;
-        let parameters = validate_values(
-            spec,
+        let task = prepare_task(
+            template,
             values,
-            &Json::Object(secrets.clone()),
+            &secrets,
+            template_base_url(template),
+            user,
             &self.templater(),
         )?;
-        let info = TemplateInfo {
-            entity_ref: entity_ref_of(template),
-            base_url: template_base_url(template),
-            metadata: template
-                .get("metadata")
-                .cloned()
-                .unwrap_or_else(|| json!({})),
-        };
-        let task = task_spec(spec, parameters, &info, user);
         let id = uuid::Uuid::new_v4().to_string();
         let secrets_text = (!secrets.is_empty()).then(|| Json::Object(secrets).to_string());
         self.store
@@ -226,21 +240,17 @@ impl Scaffolder {
         Ok(before)
     }
 
-    /// Re-queues a finished task under the same id, with new secrets.
+    /// Re-queues a finished task under the same id, with new secrets,
+    /// checked against `secrets_schema` (the template's, when it still
+    /// exists).
     pub async fn retry(
         &self,
         id: &str,
         secrets: Option<Map<String, Json>>,
+        secrets_schema: Option<&Json>,
     ) -> Result<(), ScaffolderError> {
-        let Some(task) = self.store.task(id).await? else {
-            return Err(StoreError::NotFound(format!("Task with id {id} does not exist")).into());
-        };
-        let spec: Json = serde_json::from_str(&task.spec)
-            .map_err(|e| StoreError::Corrupt(format!("task {id} spec: {e}")))?;
         let secrets = secrets.unwrap_or_default();
-        // Secrets are checked against the template's schema again, when the
-        // template still exists in the catalog the caller resolved it from.
-        if let Some(schema) = spec.pointer("/templateInfo/secretsSchema") {
+        if let Some(schema) = secrets_schema {
             let errors = crate::template::schema_errors(schema, &Json::Object(secrets.clone()))?;
             if !errors.is_empty() {
                 return Err(TemplateError::Validation(errors).into());
@@ -336,7 +346,7 @@ impl Scaffolder {
                 let body = json!({ "message": "The task was interrupted and is starting over (EXPERIMENTAL_recovery: startOver)" }).to_string();
                 if self
                     .store
-                    .reopen_stale_task(&task.id, before, &body)
+                    .resolve_stale_task(&task.id, before, StaleVerdict::StartOver, &body)
                     .await?
                 {
                     tracing::info!(task = %task.id, "interrupted task starts over");
@@ -355,7 +365,11 @@ impl Scaffolder {
             .to_string();
             let log = json!({ "message": message }).to_string();
             self.store.append_task_event(&task.id, "log", &log).await?;
-            if self.store.fail_stale_task(&task.id, before, &body).await? {
+            if self
+                .store
+                .resolve_stale_task(&task.id, before, StaleVerdict::Fail, &body)
+                .await?
+            {
                 tracing::warn!(task = %task.id, "interrupted task failed");
                 let _ = std::fs::remove_dir_all(self.settings.working_directory.join(&task.id));
             }
@@ -484,22 +498,7 @@ impl Scaffolder {
         files: Vec<TreeEntry>,
         user: Json,
     ) -> Result<DryRunResult, ScaffolderError> {
-        let spec = template_spec(template)?;
-        let parameters = validate_values(
-            spec,
-            values,
-            &Json::Object(secrets.clone()),
-            &self.templater(),
-        )?;
-        let info = TemplateInfo {
-            entity_ref: entity_ref_of(template),
-            base_url: None,
-            metadata: template
-                .get("metadata")
-                .cloned()
-                .unwrap_or_else(|| json!({})),
-        };
-        let task = task_spec(spec, parameters, &info, user);
+        let task = prepare_task(template, values, &secrets, None, user, &self.templater())?;
         let id = format!("dry-run-{}", uuid::Uuid::new_v4());
         let dir = self.settings.working_directory.join(&id);
         tokio::fs::create_dir_all(&dir)
@@ -553,21 +552,19 @@ pub async fn run_local(
     mut on_event: impl FnMut(&str, &Json),
 ) -> Result<RunOutcome, ScaffolderError> {
     let templater = Templater::new(integrations.clone(), SyntaxOptions::default());
-    let spec = template_spec(template)?;
-    let parameters = validate_values(spec, values, &Json::Object(secrets.clone()), &templater)?;
-    let info = TemplateInfo {
-        entity_ref: entity_ref_of(template),
-        base_url: Some(format!("file:{}", template_path.display())),
-        metadata: template
-            .get("metadata")
-            .cloned()
-            .unwrap_or_else(|| json!({})),
-    };
-    let task = task_spec(spec, parameters, &info, json!({}));
+    let base_url = format!("file:{}", template_path.display());
+    let task = prepare_task(
+        template,
+        values,
+        &secrets,
+        Some(base_url.clone()),
+        json!({}),
+        &templater,
+    )?;
     std::fs::create_dir_all(output)
         .map_err(|e| ScaffolderError::Io(format!("creating {}: {e}", output.display())))?;
-    let source = TemplateSource::from_base_url(&format!("file:{}", template_path.display()))
-        .map_err(|e| ScaffolderError::Io(e.to_string()))?;
+    let source =
+        TemplateSource::from_base_url(&base_url).map_err(|e| ScaffolderError::Io(e.to_string()))?;
     let services = Services {
         integrations,
         catalog: None,

@@ -374,9 +374,28 @@ async fn retry(
             .then(|| secrets_of(&body))
             .transpose()?
     };
+    let Some(task) = state.store.task(&id).await? else {
+        return Err(no_task(&id));
+    };
+    // New secrets are checked against the template's schema when the
+    // template is still in the catalog.
+    let template_ref = serde_json::from_str::<Value>(&task.spec)
+        .ok()
+        .and_then(|s| {
+            s.pointer("/templateInfo/entityRef")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    let template = match template_ref {
+        Some(r) => state.store.entity_by_ref(&r).await?,
+        None => None,
+    };
+    let schema = template
+        .as_ref()
+        .and_then(|t| t.pointer("/spec/secrets/schema"));
     state
         .scaffolder
-        .retry(&id, secrets)
+        .retry(&id, secrets, schema)
         .await
         .map_err(|e| match e {
             ScaffolderError::Store(StoreError::NotFound(_)) => no_task(&id),

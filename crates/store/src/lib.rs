@@ -28,7 +28,7 @@ pub use query::{
     Cursor, EntitiesPage, EntityQuery, Facet, FacetCount, FullTextFilter, ListOptions, Order,
     OrderField,
 };
-pub use tasks::{TaskEventRow, TaskFilter, TaskOrderField, TaskRow};
+pub use tasks::{StaleVerdict, TaskEventRow, TaskFilter, TaskOrderField, TaskRow};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -28,6 +28,13 @@ pub struct TaskRow {
     pub secrets: Option<String>,
 }
 
+/// What the janitor does with a task whose worker went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleVerdict {
+    StartOver,
+    Fail,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskEventRow {
     pub id: i64,
@@ -394,54 +401,38 @@ impl Store {
             .collect()
     }
 
-    /// Re-opens a stale task so that a worker starts it over. Only a task
-    /// still stale is touched, so two janitors cannot both act on it.
-    pub async fn reopen_stale_task(
+    /// Acts on a stale task, if it is still stale (so two janitors cannot
+    /// both act on it): re-opens it for a worker to start over (with a
+    /// `recovered` event), or fails it (with its completion event).
+    pub async fn resolve_stale_task(
         &self,
         id: &str,
         before_ms: i64,
-        recovered_body: &str,
+        verdict: StaleVerdict,
+        event_body: &str,
     ) -> Result<bool, StoreError> {
+        let (status, event) = match verdict {
+            StaleVerdict::StartOver => (OPEN, "recovered"),
+            StaleVerdict::Fail => (FAILED, "completion"),
+        };
         let mut tx = self.write_tx().await?;
+        // A re-opened task keeps its secrets for the new run; a failed one
+        // forgets them.
         let changed = sqlx::query(
-            "UPDATE tasks SET status = $1, last_heartbeat_at = NULL WHERE id = $2 AND status = $3 \
-             AND (last_heartbeat_at IS NULL OR last_heartbeat_at < $4)",
+            "UPDATE tasks SET status = $1, last_heartbeat_at = NULL, \
+             secrets = CASE WHEN $1 = $5 THEN NULL ELSE secrets END \
+             WHERE id = $2 AND status = $3 AND (last_heartbeat_at IS NULL OR last_heartbeat_at < $4)",
         )
-        .bind(OPEN)
+        .bind(status)
         .bind(id)
         .bind(PROCESSING)
         .bind(before_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed > 0 {
-            insert_event(&mut tx, id, "recovered", recovered_body).await?;
-        }
-        tx.commit().await?;
-        Ok(changed > 0)
-    }
-
-    /// Fails a stale task with `completion_body`, if it is still stale.
-    pub async fn fail_stale_task(
-        &self,
-        id: &str,
-        before_ms: i64,
-        completion_body: &str,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let changed = sqlx::query(
-            "UPDATE tasks SET status = $1, secrets = NULL WHERE id = $2 AND status = $3 \
-             AND (last_heartbeat_at IS NULL OR last_heartbeat_at < $4)",
-        )
         .bind(FAILED)
-        .bind(id)
-        .bind(PROCESSING)
-        .bind(before_ms)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if changed > 0 {
-            insert_event(&mut tx, id, "completion", completion_body).await?;
+            insert_event(&mut tx, id, event, event_body).await?;
         }
         tx.commit().await?;
         Ok(changed > 0)

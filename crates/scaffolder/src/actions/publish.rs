@@ -166,6 +166,29 @@ fn repo_spec(ctx: &ActionContext<'_>) -> Result<(RepoSpec, Integration), ActionE
     Ok((spec, integration))
 }
 
+/// The repository, token and REST API base of a `repoUrl` on a host of
+/// `kind`: the token from the input, else from the integration.
+fn host_api(
+    ctx: &ActionContext<'_>,
+    kind: HostKind,
+    label: &str,
+) -> Result<(RepoSpec, String, String), ActionError> {
+    let (spec, integration) = repo_spec(ctx)?;
+    if integration.kind != kind {
+        return Err(ActionError::Input(format!(
+            "repoUrl: {} is not a {label} integration",
+            spec.host
+        )));
+    }
+    let token = ctx
+        .str("token")
+        .map(str::to_string)
+        .or_else(|| integration.token.clone())
+        .ok_or_else(|| ActionError::Input(format!("No token available for host: {}", spec.host)))?;
+    let api = integration.api_base_url.trim_end_matches('/').to_string();
+    Ok((spec, token, api))
+}
+
 fn commit_outputs(remote: &str, contents: &str, commit: String) -> Outputs {
     let mut out = Outputs::new();
     out.insert("remoteUrl".into(), json!(remote));
@@ -333,22 +356,8 @@ impl Action for PublishGithub {
     }
     fn run<'a>(&'a self, ctx: ActionContext<'a>) -> BoxFuture<'a, Result<Outputs, ActionError>> {
         Box::pin(async move {
-            let (spec, integration) = repo_spec(&ctx)?;
-            if integration.kind != HostKind::Github {
-                return Err(ActionError::Input(format!(
-                    "repoUrl: {} is not a GitHub integration",
-                    spec.host
-                )));
-            }
+            let (spec, token, api) = host_api(&ctx, HostKind::Github, "GitHub")?;
             let owner = spec.owner.clone().unwrap_or_default();
-            let token = ctx
-                .str("token")
-                .map(str::to_string)
-                .or_else(|| integration.token.clone())
-                .ok_or_else(|| {
-                    ActionError::Input(format!("No token available for host: {}", spec.host))
-                })?;
-            let api = integration.api_base_url.trim_end_matches('/').to_string();
             let http = &ctx.services.http;
             let auth = format!("token {token}");
             let (status, user) = api_call(
@@ -499,22 +508,8 @@ impl Action for PublishGitlab {
     }
     fn run<'a>(&'a self, ctx: ActionContext<'a>) -> BoxFuture<'a, Result<Outputs, ActionError>> {
         Box::pin(async move {
-            let (spec, integration) = repo_spec(&ctx)?;
-            if integration.kind != HostKind::Gitlab {
-                return Err(ActionError::Input(format!(
-                    "repoUrl: {} is not a GitLab integration",
-                    spec.host
-                )));
-            }
+            let (spec, token, api) = host_api(&ctx, HostKind::Gitlab, "GitLab")?;
             let owner = spec.owner.clone().unwrap_or_default();
-            let token = ctx
-                .str("token")
-                .map(str::to_string)
-                .or_else(|| integration.token.clone())
-                .ok_or_else(|| {
-                    ActionError::Input(format!("No token available for host: {}", spec.host))
-                })?;
-            let api = integration.api_base_url.trim_end_matches('/').to_string();
             let http = &ctx.services.http;
             let enc =
                 |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
