@@ -2,6 +2,7 @@
 
 mod scaffold;
 mod serve;
+mod techdocs;
 mod validate;
 
 use std::path::PathBuf;
@@ -47,10 +48,46 @@ enum Command {
         #[arg(long = "config", short = 'c')]
         config: Vec<PathBuf>,
     },
+    /// TechDocs: build, publish and preview docs sites.
+    Techdocs {
+        #[command(subcommand)]
+        command: TechdocsCommand,
+    },
     /// Catalog tools.
     Catalog {
         #[command(subcommand)]
         command: CatalogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TechdocsCommand {
+    /// Build a docs site from an mkdocs tree (`techdocs-cli generate`).
+    #[command(alias = "generate")]
+    Build {
+        #[arg(long, default_value = ".")]
+        source_dir: PathBuf,
+        #[arg(long, default_value = "./site")]
+        output_dir: PathBuf,
+        /// site_name when the source has no mkdocs.yml.
+        #[arg(long)]
+        site_name: Option<String>,
+        /// Stored in techdocs_metadata.json (defaults to a hash of the source).
+        #[arg(long)]
+        etag: Option<String>,
+        /// The entity's techdocs-ref (dir:… or url:…), kept in the metadata.
+        #[arg(long)]
+        techdocs_ref: Option<String>,
+    },
+    /// Publish a built site for an entity to the configured publisher.
+    Publish {
+        /// namespace/kind/name
+        #[arg(long)]
+        entity: String,
+        #[arg(long, default_value = "./site")]
+        directory: PathBuf,
+        #[arg(long = "config", short = 'c')]
+        config: Vec<PathBuf>,
     },
 }
 
@@ -87,6 +124,29 @@ fn main() -> anyhow::Result<()> {
                 &output,
                 &config,
             ))?;
+            std::process::exit(code);
+        }
+        Command::Techdocs { command } => {
+            let code = match command {
+                TechdocsCommand::Build {
+                    source_dir,
+                    output_dir,
+                    site_name,
+                    etag,
+                    techdocs_ref,
+                } => techdocs::run_build(&techdocs::BuildArgs {
+                    source_dir,
+                    output_dir,
+                    site_name,
+                    etag,
+                    techdocs_ref,
+                })?,
+                TechdocsCommand::Publish {
+                    entity,
+                    directory,
+                    config,
+                } => techdocs::run_publish(&entity, &directory, &config)?,
+            };
             std::process::exit(code);
         }
         Command::Catalog {

@@ -14,6 +14,7 @@ use greenroom_scaffolder::{Integrations, Scaffolder, ScaffolderSettings};
 use greenroom_server::AppState;
 use greenroom_server::scaffolder::CatalogAccess;
 use greenroom_store::Store;
+use greenroom_techdocs::DocsService;
 use tokio::sync::watch;
 
 const DEFAULT_CONFIG: &str = include_str!("default-config.yaml");
@@ -193,10 +194,39 @@ pub async fn run(config: Vec<PathBuf>) -> anyhow::Result<()> {
         );
     }
     let scaffolder = build_scaffolder(&store, &engine, &settings)?;
-    let state = AppState::new(store.clone(), engine.clone(), scaffolder.clone(), settings);
+    let docs = std::sync::Arc::new(DocsService::new(
+        settings
+            .raw
+            .pointer("/techdocs/builder")
+            .and_then(|v| v.as_str())
+            .unwrap_or("local")
+            == "local",
+        greenroom_techdocs::publisher_from_config(&settings.raw)?,
+        std::env::temp_dir().join(format!("greenroom-techdocs-{}", std::process::id())),
+    ));
+    let state = AppState::new(
+        store.clone(),
+        engine.clone(),
+        scaffolder.clone(),
+        docs.clone(),
+        settings,
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_task = tokio::spawn(engine.clone().run(stop_rx.clone()));
-    let scaffolder_task = tokio::spawn(scaffolder.run(stop_rx));
+    let scaffolder_task = tokio::spawn(scaffolder.run(stop_rx.clone()));
+    // Sites that CI publishes (techdocs.builder: external) reach the search
+    // index through this sweep.
+    let index_store = store.clone();
+    let mut index_stop = stop_rx;
+    tokio::spawn(async move {
+        loop {
+            greenroom_server::search::index_all(&index_store, &docs).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = index_stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
     tracing::info!(%addr, "greenroom listening");
 
     let drain_state = state.clone();

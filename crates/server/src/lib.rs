@@ -8,6 +8,8 @@ mod guard;
 mod health;
 mod observability;
 pub mod scaffolder;
+pub mod search;
+mod techdocs;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -18,6 +20,7 @@ use greenroom_catalog::Engine;
 use greenroom_config::Settings;
 use greenroom_scaffolder::Scaffolder;
 use greenroom_store::Store;
+use greenroom_techdocs::DocsService;
 
 pub use observability::install_metrics;
 
@@ -26,6 +29,7 @@ pub struct AppState {
     pub store: Store,
     pub engine: Arc<Engine>,
     pub scaffolder: Arc<Scaffolder>,
+    pub docs: Arc<DocsService>,
     pub settings: Settings,
     /// Set when shutdown begins: readiness fails while requests drain.
     pub shutting_down: AtomicBool,
@@ -37,12 +41,14 @@ impl AppState {
         store: Store,
         engine: Arc<Engine>,
         scaffolder: Arc<Scaffolder>,
+        docs: Arc<DocsService>,
         settings: Settings,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
             engine,
             scaffolder,
+            docs,
             settings,
             shutting_down: AtomicBool::new(false),
             metrics: install_metrics(),
@@ -64,8 +70,12 @@ pub fn app(state: Arc<AppState>) -> Router {
             guard::write_guard,
         ))
         .layer(middleware::from_fn(error::error_body));
+    let techdocs = techdocs::router().layer(middleware::from_fn(error::error_body));
+    let search = search::router().layer(middleware::from_fn(error::error_body));
     Router::new()
         .nest("/api/catalog", catalog)
+        .nest("/api/techdocs", techdocs)
+        .nest("/api/search", search)
         .nest("/api/scaffolder", scaffolder)
         .merge(health::router())
         .route("/metrics", axum::routing::get(observability::metrics))

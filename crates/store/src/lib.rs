@@ -7,6 +7,7 @@
 //! SQL against the `search` table, never loops over all entities in memory.
 
 pub mod dialect;
+mod docs_index;
 mod locations;
 mod processing;
 mod query;
@@ -20,6 +21,7 @@ use sqlx::AnyPool;
 use thiserror::Error;
 
 pub use dialect::Dialect;
+pub use docs_index::{DocEntry, DocHit};
 pub use locations::LocationRow;
 pub use processing::{
     DeferredEntity, ProcessingErrorRow, ProcessingItem, ProcessingResult, ProviderEntity,
