@@ -80,5 +80,7 @@ done
   if [ -f bench/notes.md ]; then echo; cat bench/notes.md; fi
   # The scaffolder figures come from bench/scaffolder.sh.
   if [ -f bench/results-scaffolder.md ]; then echo; cat bench/results-scaffolder.md; fi
+  # The TechDocs figures come from bench/techdocs.sh.
+  if [ -f bench/results-techdocs.md ]; then echo; cat bench/results-techdocs.md; fi
 } >docs/benchmarks.md
 cat docs/benchmarks.md

@@ -79,6 +79,13 @@ enum TechdocsCommand {
         #[arg(long)]
         techdocs_ref: Option<String>,
     },
+    /// Preview a docs tree in the browser, rebuilding when it changes.
+    Serve {
+        #[arg(long, default_value = ".")]
+        source_dir: PathBuf,
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+    },
     /// Publish a built site for an entity to the configured publisher.
     Publish {
         /// namespace/kind/name
@@ -141,6 +148,12 @@ fn main() -> anyhow::Result<()> {
                     etag,
                     techdocs_ref,
                 })?,
+                TechdocsCommand::Serve { source_dir, port } => {
+                    let runtime = tokio::runtime::Builder::new_multi_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(techdocs::run_serve(&source_dir, port))?
+                }
                 TechdocsCommand::Publish {
                     entity,
                     directory,

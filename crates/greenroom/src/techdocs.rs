@@ -65,3 +65,24 @@ pub fn run_publish(entity: &str, directory: &Path, config: &[PathBuf]) -> anyhow
     eprintln!("Published {files} files for {entity}");
     Ok(0)
 }
+
+/// Serves a live preview of the docs at `source_dir` until Ctrl-C.
+pub async fn run_serve(source_dir: &Path, port: u16) -> anyhow::Result<i32> {
+    let source = std::path::absolute(source_dir)?;
+    let preview = greenroom_server::preview::Preview::new(source.clone());
+    let first = preview.clone();
+    tokio::task::spawn_blocking(move || first.refresh()).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    eprintln!(
+        "Previewing {} at http://127.0.0.1:{}/ (rebuilds on change; Ctrl-C stops)",
+        source.display(),
+        listener.local_addr()?.port()
+    );
+    greenroom_server::preview::run(listener, preview, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(0)
+}

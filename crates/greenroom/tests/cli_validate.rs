@@ -26,7 +26,10 @@ fn the_bundled_example_catalog_is_valid() {
     // greenroom's own catalog-info.yaml is bundled too (under greenroom/).
     let own = data_dir().join("../../catalog-info.yaml");
     let (code, _, stderr) = validate(&[own.to_str().unwrap()]);
-    assert_eq!((code, stderr.trim()), (0, "ok: 1 file(s), 1 entity, 0 error(s)"));
+    assert_eq!(
+        (code, stderr.trim()),
+        (0, "ok: 1 file(s), 1 entity, 0 error(s)")
+    );
     let dir = data_dir().join("../../examples/catalog");
     let (code, stdout, stderr) = validate(&[dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");

@@ -391,3 +391,96 @@ async fn the_bundled_catalog_shows_greenrooms_own_docs() {
         .await;
     assert_eq!(found["results"][0]["document"]["name"], "greenroom");
 }
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn techdocs_serve_previews_and_rebuilds_on_change() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&data_dir().join("techdocs/site"), dir.path());
+    let port = common::free_port();
+    let _child = Child(
+        Command::new(env!("CARGO_BIN_EXE_greenroom"))
+            .args([
+                "techdocs",
+                "serve",
+                "--port",
+                &port.to_string(),
+                "--source-dir",
+            ])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let mut page = String::new();
+    for _ in 0..100 {
+        if let Ok(r) = client.get(url("/")).send().await {
+            assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+            page = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("Start with the"), "{page}");
+    let etag = page
+        .split("data-etag=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(page.contains("/__greenroom/reload"));
+    let status = client
+        .get(url("/..%2F..%2Fetc%2Fpasswd"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        let u = url(&format!("/__greenroom/reload?etag={etag}"));
+        async move {
+            client
+                .get(u)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    });
+    std::fs::write(
+        dir.path().join("docs/index.md"),
+        "# Orders API\n\nEdited while previewing.\n",
+    )
+    .unwrap();
+    let changed = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(changed["etag"], etag.as_str());
+    let page = client
+        .get(url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Edited while previewing."), "{page}");
+}

@@ -7,6 +7,7 @@ pub mod error;
 mod guard;
 mod health;
 mod observability;
+pub mod preview;
 pub mod scaffolder;
 pub mod search;
 mod techdocs;

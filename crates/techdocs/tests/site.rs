@@ -259,3 +259,31 @@ fn nothing_outside_the_source_is_read() {
     assert!(warnings.contains(&"docs/index.md:7: snippet notice.md: the file is outside the docs source (through a link), which snippets may not read".to_string()), "{warnings:?}");
     assert!(warnings.contains(&"docs/guide/index.md:3: snippet ../../../../../etc/passwd: the path leaves the docs source, which snippets may not".to_string()), "{warnings:?}");
 }
+
+#[test]
+fn use_directory_urls_false_writes_html_files_and_links_to_them() {
+    let src = tempfile::tempdir().unwrap();
+    copy(&fixture(), src.path());
+    let config = read(src.path(), "mkdocs.yml") + "use_directory_urls: false\n";
+    std::fs::write(src.path().join("mkdocs.yml"), config).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    build(
+        src.path(),
+        out.path(),
+        &BuildOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(out.path().join("guide/install.html").is_file());
+    assert!(!out.path().join("guide/install/index.html").exists());
+    let index = read(out.path(), "index.html");
+    assert!(
+        index.contains(
+            r#"<a href="guide/install.html#requirements" rel="noopener noreferrer">install it</a>"#
+        ),
+        "{index}"
+    );
+    let tuning = read(out.path(), "guide/advanced/tuning.html");
+    assert!(tuning.contains(r#"<a href="../install.html#requirements" rel="noopener noreferrer">the requirements</a>"#), "{tuning}");
+    assert!(tuning.contains(r#"href="../../assets/greenroom/techdocs.css""#));
+}
