@@ -51,11 +51,5 @@ task and its completion event (millisecond resolution).
 MD
 )
 printf '%s\n' "$section" >bench/results-scaffolder.md
-python3 - "$ROOT/docs/benchmarks.md" "$ROOT/bench/results-scaffolder.md" <<'PY'
-import re, sys
-doc, section = open(sys.argv[1]).read(), open(sys.argv[2]).read().strip()
-pattern = re.compile(r"<!-- scaffolder:start -->.*?<!-- scaffolder:end -->", re.S)
-doc = pattern.sub(lambda _: section, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + section + "\n"
-open(sys.argv[1], "w").write(doc)
-PY
+python3 bench/put_section.py scaffolder "$ROOT/docs/benchmarks.md" bench/results-scaffolder.md
 echo "$section"

@@ -63,11 +63,5 @@ theme's JavaScript, fonts and a sitemap, which greenroom's pages do not need.
 MD
 )
 printf '%s\n' "$section" >bench/results-techdocs.md
-python3 - "$ROOT/docs/benchmarks.md" "$ROOT/bench/results-techdocs.md" <<'PY'
-import re, sys
-doc, section = open(sys.argv[1]).read(), open(sys.argv[2]).read().strip()
-pattern = re.compile(r"<!-- techdocs:start -->.*?<!-- techdocs:end -->", re.S)
-doc = pattern.sub(lambda _: section, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + section + "\n"
-open(sys.argv[1], "w").write(doc)
-PY
+python3 bench/put_section.py techdocs "$ROOT/docs/benchmarks.md" bench/results-techdocs.md
 echo "$section"

@@ -87,3 +87,21 @@ pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError>
     }
     Ok(value)
 }
+
+/// A `text/event-stream` response of `frames`, with the headers Backstage
+/// sends (no buffering hints beyond `no-cache`, and no heartbeats).
+pub fn event_stream<S>(frames: S) -> axum::response::Response
+where
+    S: futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static,
+{
+    use axum::http::{HeaderValue, header};
+    let mut response = axum::response::Response::new(axum::body::Body::from_stream(frames));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    response
+}
