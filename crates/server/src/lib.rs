@@ -6,6 +6,7 @@ mod catalog;
 pub mod error;
 mod guard;
 mod health;
+mod home;
 mod observability;
 pub mod preview;
 pub mod scaffolder;
@@ -78,6 +79,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .nest("/api/techdocs", techdocs)
         .nest("/api/search", search)
         .nest("/api/scaffolder", scaffolder)
+        .route(
+            "/",
+            axum::routing::get(home::home).layer(middleware::from_fn(error::error_body)),
+        )
         .merge(health::router())
         .route("/metrics", axum::routing::get(observability::metrics))
         .layer(middleware::from_fn(observability::track))
