@@ -8,7 +8,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PromoteError {
-    #[error("'{0}' is not an image tag: tags are 1-128 letters, digits, '_', '.' and '-', not starting with '.' or '-'")]
+    #[error(
+        "'{0}' is not an image tag: tags are 1-128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+    )]
     BadTag(String),
     #[error("{0} has no image.tag to change")]
     NoTag(String),
@@ -32,7 +34,9 @@ fn indent(line: &str) -> usize {
 /// The line index of `tag:` inside the top-level `image:` block.
 fn tag_line(text: &str) -> Option<usize> {
     let lines: Vec<&str> = text.lines().collect();
-    let start = lines.iter().position(|l| l.trim_end() == "image:" || l.starts_with("image:"))?;
+    let start = lines
+        .iter()
+        .position(|l| l.trim_end() == "image:" || l.starts_with("image:"))?;
     let mut child_indent = None;
     for (i, line) in lines.iter().enumerate().skip(start + 1) {
         let trimmed = line.trim_start();
@@ -72,7 +76,9 @@ pub fn set_tag(text: &str, tag: &str, file: &str) -> Result<String, PromoteError
                 Some(b) => (b, "\n"),
                 None => (line, ""),
             };
-            let c = TAG_LINE.captures(body).ok_or_else(|| PromoteError::NoTag(file.to_string()))?;
+            let c = TAG_LINE
+                .captures(body)
+                .ok_or_else(|| PromoteError::NoTag(file.to_string()))?;
             out.push_str(&format!("{}\"{tag}\"{}{newline}", &c[1], &c[3]));
         } else {
             out.push_str(line);
@@ -90,7 +96,13 @@ pub fn diff(file: &str, old: &str, new: &str) -> String {
         if x != y {
             let from = i.saturating_sub(2);
             let to = (i + 3).min(a.len());
-            out.push_str(&format!("@@ -{},{} +{},{} @@\n", from + 1, to - from, from + 1, to - from));
+            out.push_str(&format!(
+                "@@ -{},{} +{},{} @@\n",
+                from + 1,
+                to - from,
+                from + 1,
+                to - from
+            ));
             for (j, line) in a.iter().enumerate().take(to).skip(from) {
                 if j == i {
                     out.push_str(&format!("-{x}\n+{y}\n"));
@@ -122,10 +134,20 @@ mod tests {
     #[test]
     fn refuses_bad_tags_and_files_without_a_tag() {
         for bad in ["", "-x", ".x", "a b", "a:b", "a/b", &"x".repeat(129)] {
-            assert_eq!(set_tag(VALUES, bad, "f"), Err(PromoteError::BadTag(bad.to_string())), "{bad}");
+            assert_eq!(
+                set_tag(VALUES, bad, "f"),
+                Err(PromoteError::BadTag(bad.to_string())),
+                "{bad}"
+            );
         }
-        assert_eq!(set_tag("image:\n  repository: x\n", "v1", "f"), Err(PromoteError::NoTag("f".into())));
-        assert_eq!(set_tag("other:\n  tag: x\n", "v1", "f"), Err(PromoteError::NoTag("f".into())));
+        assert_eq!(
+            set_tag("image:\n  repository: x\n", "v1", "f"),
+            Err(PromoteError::NoTag("f".into()))
+        );
+        assert_eq!(
+            set_tag("other:\n  tag: x\n", "v1", "f"),
+            Err(PromoteError::NoTag("f".into()))
+        );
         assert!(valid_tag("v1.2.3-rc_1") && valid_tag(&"a".repeat(128)));
     }
 }

@@ -66,51 +66,7 @@ enum Command {
     },
     /// Check the deployed chain: Argo CD Synced/Healthy, pods Ready with the
     /// expected tag, Kong answering / and /api.
-    Verify {
-        #[arg(long)]
-        env: String,
-        /// The Argo CD Application (default backstage-<env>).
-        #[arg(long)]
-        application: Option<String>,
-        /// The portal's namespace (default backstage-<env>).
-        #[arg(long)]
-        namespace: Option<String>,
-        #[arg(long, env = "ARGOCD_SERVER_URL")]
-        argocd_url: Option<String>,
-        #[arg(long, env = "ARGOCD_AUTH_TOKEN", hide_env_values = true)]
-        argocd_token: Option<String>,
-        /// Where Application resources live, when read through Kubernetes.
-        #[arg(long, default_value = "argocd")]
-        argocd_namespace: String,
-        #[arg(long, env = "KUBECONFIG")]
-        kubeconfig: Option<PathBuf>,
-        #[arg(long)]
-        kube_context: Option<String>,
-        /// A Kubernetes API URL (instead of a kubeconfig).
-        #[arg(long)]
-        kube_api: Option<String>,
-        #[arg(long, env = "KUBE_TOKEN", hide_env_values = true)]
-        kube_token: Option<String>,
-        /// Kong's proxy URL, e.g. https://greenroom.example.com
-        #[arg(long, env = "KONG_PROXY_URL")]
-        kong_url: Option<String>,
-        /// The expected image tag (default: image.tag of the env's values file).
-        #[arg(long)]
-        tag: Option<String>,
-        #[arg(long, default_value = "gitops")]
-        gitops_dir: PathBuf,
-        /// Which checks: argocd, pods, kong (comma-separated) or all.
-        #[arg(long, default_value = "all")]
-        checks: String,
-        /// table or json
-        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
-        output: String,
-        /// Poll until every check passes or this long has passed (30s, 5m).
-        #[arg(long)]
-        wait: Option<String>,
-        #[arg(long, default_value = "5s")]
-        interval: String,
-    },
+    Verify(Box<delivery::VerifyArgs>),
     /// TechDocs: build, publish and preview docs sites.
     Techdocs {
         #[command(subcommand)]
@@ -205,47 +161,11 @@ fn main() -> anyhow::Result<()> {
             let code = delivery::run_promote(from.as_deref(), &to, tag.as_deref(), &gitops_dir)?;
             std::process::exit(code);
         }
-        Command::Verify {
-            env,
-            application,
-            namespace,
-            argocd_url,
-            argocd_token,
-            argocd_namespace,
-            kubeconfig,
-            kube_context,
-            kube_api,
-            kube_token,
-            kong_url,
-            tag,
-            gitops_dir,
-            checks,
-            output,
-            wait,
-            interval,
-        } => {
+        Command::Verify(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let code = runtime.block_on(delivery::run_verify(delivery::VerifyArgs {
-                env,
-                application,
-                namespace,
-                argocd_url,
-                argocd_token,
-                argocd_namespace,
-                kubeconfig,
-                kube_context,
-                kube_api,
-                kube_token,
-                kong_url,
-                tag,
-                gitops: gitops_dir,
-                checks,
-                output,
-                wait,
-                interval,
-            }))?;
+            let code = runtime.block_on(delivery::run_verify(*args))?;
             std::process::exit(code);
         }
         Command::Techdocs { command } => {

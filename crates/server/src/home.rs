@@ -14,14 +14,23 @@ use crate::AppState;
 use crate::error::ApiError;
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 pub async fn home(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let facets = state.store.facets(&["kind".to_string()], None).await?;
     let kinds: Vec<(String, i64)> = facets
         .first()
-        .map(|f| f.values.iter().map(|v| (v.value.clone(), v.count)).collect())
+        .map(|f| {
+            f.values
+                .iter()
+                .map(|v| (v.value.clone(), v.count))
+                .collect()
+        })
         .unwrap_or_default();
     let total: i64 = kinds.iter().map(|(_, n)| n).sum();
     let templates = state
@@ -112,6 +121,9 @@ input {{ flex: 1; padding: 0.4rem 0.6rem; font: inherit; }}
         title = escape(title),
     );
     let mut r = page.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     Ok(r)
 }
