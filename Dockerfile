@@ -9,9 +9,9 @@ WORKDIR /src
 COPY . .
 ENV RUSTFLAGS="-C target-feature=+crt-static" OPENSSL_STATIC=1
 RUN apt-get update && apt-get install -y --no-install-recommends libssl-dev pkg-config \
- && cargo build --release --locked --target x86_64-unknown-linux-gnu -p greenroom \
+ && cargo build --profile image --locked --target x86_64-unknown-linux-gnu -p greenroom \
  && mkdir -p /out/data /out/tmp \
- && cp target/x86_64-unknown-linux-gnu/release/greenroom /out/greenroom
+ && cp target/x86_64-unknown-linux-gnu/image/greenroom /out/greenroom
 
 FROM scratch
 ARG REVISION=unknown

@@ -88,8 +88,8 @@ step "static binary"
 SHA=$(git rev-parse HEAD)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 RUSTFLAGS='-C target-feature=+crt-static' OPENSSL_STATIC=1 \
-  cargo build --release --locked --target x86_64-unknown-linux-gnu -p greenroom
-BIN=$TARGET_DIR/x86_64-unknown-linux-gnu/release/greenroom
+  cargo build --profile image --locked --target x86_64-unknown-linux-gnu -p greenroom
+BIN=$TARGET_DIR/x86_64-unknown-linux-gnu/image/greenroom
 if ldd "$BIN" >/dev/null 2>&1 && ! ldd "$BIN" 2>&1 | grep -q "statically linked"; then
   echo "$BIN is not static:" >&2; ldd "$BIN" >&2; exit 1
 fi
@@ -152,7 +152,7 @@ NGINX
 nginx -c "$WORK/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18000/ && break; sleep 0.1; done
-"$TARGET_DIR/x86_64-unknown-linux-gnu/release/greenroom" verify --env dev --checks kong \
+"$BIN" verify --env dev --checks kong \
   --kong-url http://127.0.0.1:18000 --wait 60s --interval 1s
 podman stop -t 10 "$CONTAINER" >/dev/null
 echo "delivery checks passed in $(( $(date +%s) - t0 )) s"
