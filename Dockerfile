@@ -10,7 +10,8 @@ COPY . .
 ENV RUSTFLAGS="-C target-feature=+crt-static" OPENSSL_STATIC=1
 RUN apt-get update && apt-get install -y --no-install-recommends libssl-dev pkg-config \
  && cargo build --profile image --locked --target x86_64-unknown-linux-gnu -p greenroom \
- && mkdir -p /out/data /out/tmp \
+ && mkdir -p /out/data /out/tmp /out/etc/ssl/certs \
+ && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \
  && cp target/x86_64-unknown-linux-gnu/image/greenroom /out/greenroom
 
 FROM scratch
@@ -24,6 +25,8 @@ LABEL org.opencontainers.image.title="greenroom" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /out/greenroom /greenroom
+# CA certificates for HTTPS (url locations, SCM APIs, git over https).
+COPY --from=builder /out/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY deploy/app-config.container.yaml /etc/greenroom/app-config.yaml
 # Writable places for a read-only root: mount volumes here in Kubernetes.
 COPY --from=builder --chown=65532:65532 /out/data /data

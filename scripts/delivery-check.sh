@@ -20,7 +20,10 @@ WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "${CONTAINER:-}" ]; then podman rm -f "$CONTAINER" >/dev/null 2>&1 || true; fi
+  if [ -n "${CONTAINER:-}" ]; then
+    podman rm -f "$CONTAINER" >/dev/null 2>&1 || true
+    podman volume rm -f "$CONTAINER-data" >/dev/null 2>&1 || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -95,8 +98,9 @@ if ldd "$BIN" >/dev/null 2>&1 && ! ldd "$BIN" 2>&1 | grep -q "statically linked"
 fi
 
 step "image"
-mkdir -p "$WORK/ctx/out/data" "$WORK/ctx/out/tmp"
+mkdir -p "$WORK/ctx/out/data" "$WORK/ctx/out/tmp" "$WORK/ctx/out/etc/ssl/certs"
 cp "$BIN" "$WORK/ctx/out/greenroom"
+cp /etc/ssl/certs/ca-certificates.crt "$WORK/ctx/out/etc/ssl/certs/"
 IMAGE=127.0.0.1:5000/greenroom
 buildah bud --pull=never --quiet --build-context "builder=$WORK/ctx" \
   --build-arg "REVISION=$SHA" -t "$IMAGE:$SHA" . >/dev/null
@@ -121,7 +125,9 @@ podman pull --quiet --tls-verify=false "$IMAGE:$SHA" >/dev/null
 
 step "run"
 CONTAINER=greenroom-ci-$$
-podman run -d --name "$CONTAINER" -p 127.0.0.1:17007:7007 --read-only --tmpfs /tmp --tmpfs /data:rw,mode=1777 "$IMAGE:$SHA" >/dev/null
+# A read-only root, as in Kubernetes: /data on a volume, /tmp on tmpfs.
+podman run -d --name "$CONTAINER" -p 127.0.0.1:17007:7007 --read-only --tmpfs /tmp \
+  -v "$CONTAINER-data:/data" "$IMAGE:$SHA" >/dev/null
 user=$(podman inspect "$CONTAINER" --format '{{.Config.User}}')
 [ "$user" = "65532:65532" ] || { echo "the container runs as '$user', want 65532:65532" >&2; exit 1; }
 for _ in $(seq 100); do curl -sf http://127.0.0.1:17007/.backstage/health/v1/readiness >/dev/null && break; sleep 0.2; done
