@@ -49,6 +49,10 @@ if [ ! -x "$TOOLS/layer/helm/helm" ]; then
   chmod +x "$TOOLS"/layer/*/*
 fi
 export PATH="$TOOLS/venv/bin:$TOOLS/layer/helm:$PATH"
+# crun cannot run on these machines' hybrid cgroups, and the default ulimits
+# exceed the hard limits: runc with smaller ones works.
+printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n' >"$WORK/containers.conf"
+export CONTAINERS_CONF=$WORK/containers.conf
 export HELM_CACHE_HOME=$WORK/helm/cache HELM_CONFIG_HOME=$WORK/helm/config HELM_DATA_HOME=$WORK/helm/data
 echo "tools ready in $(( $(date +%s) - t0 )) s"
 
