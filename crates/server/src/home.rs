@@ -8,18 +8,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use greenroom_model::query::{FieldOp, Predicate};
+use greenroom_techdocs::markdown::escape_html as escape;
 use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 pub async fn home(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let facets = state.store.facets(&["kind".to_string()], None).await?;

@@ -10,6 +10,7 @@ use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use greenroom_techdocs::markdown::escape_html as html_escape;
 use greenroom_techdocs::{BuildOptions, build, source_etag};
 use serde_json::json;
 
@@ -174,12 +175,6 @@ async fn file(state: State<Arc<Preview>>, UrlPath(path): UrlPath<String>) -> Res
         path
     };
     serve(&state.0, &path)
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn serve(p: &Preview, path: &str) -> Response {

@@ -8,6 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use greenroom_model::refs::EntityRef;
 use greenroom_store::{DocEntry, EntityQuery, FullTextFilter, Store};
 use greenroom_techdocs::{DocsService, Triplet};
 use serde_json::{Value, json};
@@ -238,8 +239,6 @@ async fn query(
     }
     Ok(json_response(&out))
 }
-
-use greenroom_model::refs::EntityRef;
 
 fn json_response(value: &Value) -> Response {
     let mut r = (StatusCode::OK, value.to_string()).into_response();

@@ -152,11 +152,17 @@ fn strip_indent(line: &str, n: usize) -> &str {
     ""
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for HTML content and attribute values.
+pub fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn escape(s: &str) -> String {
+    escape_html(s)
 }
 
 fn capitalize(s: &str) -> String {

@@ -9,6 +9,7 @@ use serde_json::{Value as Json, json};
 use sha1::{Digest, Sha1};
 
 use crate::BuildError;
+use crate::markdown::escape_html as escape;
 use crate::markdown::{PageContext, RenderedPage, Warning, page_dir, render_page};
 use crate::mkdocs::{MkdocsConfig, NavItem, default_nav, load, title_from_name};
 use crate::paths::relative_url;
@@ -152,13 +153,6 @@ fn collect(root: &Path, docs: &Path) -> Result<(Vec<String>, Vec<String>), Build
         }
     }
     Ok((pages, assets))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 struct NavContext<'a> {
