@@ -172,8 +172,8 @@ impl Readers {
     }
 
     async fn read_url(&self, target: &str) -> Result<Vec<u8>, ReadError> {
-        if let Some(git) = target.strip_prefix("git+") {
-            return self.read_git(target, git).await;
+        if target.starts_with("git+") {
+            return self.read_git(target).await;
         }
         let parsed = url::Url::parse(target)
             .map_err(|e| ReadError::Input(format!("Invalid URL {target}: {e}")))?;
@@ -217,16 +217,15 @@ impl Readers {
     /// (what `publish:git` reports as `repoContentsUrl`). The remote's host
     /// must be allowed by `backend.reading.allow`; a `file://` remote needs
     /// an entry with host `localhost` whose paths cover the repository.
-    async fn read_git(&self, target: &str, spec: &str) -> Result<Vec<u8>, ReadError> {
+    async fn read_git(&self, target: &str) -> Result<Vec<u8>, ReadError> {
         let invalid = || {
             ReadError::Input(format!(
                 "Invalid git URL {target}: expected git+<remote>#<branch>:<path>"
             ))
         };
-        let (remote, rest) = spec.split_once('#').ok_or_else(invalid)?;
-        let (branch, path) = rest.split_once(':').ok_or_else(invalid)?;
-        let path = path.trim_start_matches('/').to_string();
-        if branch.is_empty() || path.is_empty() {
+        let git = GitTarget::parse(target).ok_or_else(invalid)?;
+        let (remote, branch, path) = (git.remote.as_str(), git.branch.as_str(), git.path.clone());
+        if path.is_empty() {
             return Err(invalid());
         }
         let parsed = url::Url::parse(remote).map_err(|_| invalid())?;
@@ -253,32 +252,64 @@ impl Readers {
     }
 }
 
-/// Fetches `branch` (one commit deep) into a scratch bare repository and
-/// reads `path` from it.
-fn read_git_blob(
+/// A `git+<remote>#<branch>:<path>` target, split.
+pub struct GitTarget {
+    pub remote: String,
+    pub branch: String,
+    /// '/'-separated, without a leading '/'.
+    pub path: String,
+}
+
+impl GitTarget {
+    pub fn parse(target: &str) -> Option<Self> {
+        let spec = target.strip_prefix("git+")?;
+        let (remote, rest) = spec.split_once('#')?;
+        let (branch, path) = rest.split_once(':')?;
+        (!branch.is_empty() && !remote.is_empty()).then(|| GitTarget {
+            remote: remote.to_string(),
+            branch: branch.to_string(),
+            path: path.trim_start_matches('/').to_string(),
+        })
+    }
+}
+
+/// Fetches `branch` (one commit deep) into a scratch bare repository.
+fn fetch_branch(
     target: &str,
     remote: &str,
     branch: &str,
-    path: &str,
-) -> Result<Vec<u8>, ReadError> {
+) -> Result<(tempfile::TempDir, git2::Repository), ReadError> {
     let unavailable = |e: git2::Error| {
         ReadError::Unavailable(format!("Unable to read {target}, {}", e.message()))
     };
     let scratch = tempfile::tempdir()
         .map_err(|e| ReadError::Unavailable(format!("Unable to read {target}, {e}")))?;
     let repo = git2::Repository::init_bare(scratch.path()).map_err(unavailable)?;
-    let mut remote_handle = repo.remote_anonymous(remote).map_err(unavailable)?;
-    let mut options = git2::FetchOptions::new();
-    options.depth(1);
-    let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
-    remote_handle
-        .fetch(&[refspec.as_str()], Some(&mut options), None)
-        .map_err(|e| match e.code() {
-            git2::ErrorCode::NotFound => ReadError::NotFound(format!(
-                "Unable to read {target}, branch {branch} not found"
-            )),
-            _ => unavailable(e),
-        })?;
+    {
+        let mut remote_handle = repo.remote_anonymous(remote).map_err(unavailable)?;
+        let mut options = git2::FetchOptions::new();
+        options.depth(1);
+        let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+        remote_handle
+            .fetch(&[refspec.as_str()], Some(&mut options), None)
+            .map_err(|e| match e.code() {
+                git2::ErrorCode::NotFound => ReadError::NotFound(format!(
+                    "Unable to read {target}, branch {branch} not found"
+                )),
+                _ => unavailable(e),
+            })?;
+    }
+    Ok((scratch, repo))
+}
+
+/// Reads one file of a branch.
+fn read_git_blob(
+    target: &str,
+    remote: &str,
+    branch: &str,
+    path: &str,
+) -> Result<Vec<u8>, ReadError> {
+    let (_scratch, repo) = fetch_branch(target, remote, branch)?;
     let tip = repo
         .revparse_single(&format!("refs/remotes/origin/{branch}:{path}"))
         .map_err(|_| {
@@ -290,6 +321,89 @@ fn read_git_blob(
         .peel_to_blob()
         .map_err(|_| ReadError::Input(format!("{target} is not a file")))?;
     Ok(blob.content().to_vec())
+}
+
+/// Writes the folder `dir` of a branch into `dest` (regular files with their
+/// executable bit; links and submodules are left out), for templates whose
+/// files live in git.
+pub fn checkout_git_dir(target: &GitTarget, dir: &str, dest: &Path) -> Result<usize, ReadError> {
+    let shown = format!("git+{}#{}:{dir}", target.remote, target.branch);
+    let (_scratch, repo) = fetch_branch(&shown, &target.remote, &target.branch)?;
+    let spec = format!(
+        "refs/remotes/origin/{}:{}",
+        target.branch,
+        dir.trim_matches('/')
+    );
+    let tree = repo
+        .revparse_single(spec.trim_end_matches(':'))
+        .and_then(|o| o.peel_to_tree())
+        .map_err(|_| ReadError::NotFound(format!("{shown} is not a folder of the repository")))?;
+    let mut written = 0;
+    let mut failure = None;
+    tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+        let mode = entry.filemode();
+        if entry.kind() != Some(git2::ObjectType::Blob) || mode == 0o120000 {
+            return git2::TreeWalkResult::Ok;
+        }
+        let rel = format!("{root}{}", entry.name().unwrap_or_default());
+        let Some(safe) = normalize_checked(&rel) else {
+            failure = Some(ReadError::Input(format!(
+                "{shown}: entry {rel} leaves the folder"
+            )));
+            return git2::TreeWalkResult::Abort;
+        };
+        let result = repo
+            .find_blob(entry.id())
+            .map_err(|e| e.message().to_string())
+            .and_then(|blob| {
+                let path = dest.join(&safe);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                }
+                std::fs::write(&path, blob.content()).map_err(|e| e.to_string())?;
+                #[cfg(unix)]
+                if mode == 0o100755 {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            });
+        match result {
+            Ok(()) => {
+                written += 1;
+                git2::TreeWalkResult::Ok
+            }
+            Err(e) => {
+                failure = Some(ReadError::Unavailable(format!(
+                    "{shown}: writing {rel}: {e}"
+                )));
+                git2::TreeWalkResult::Abort
+            }
+        }
+    })
+    .map_err(|e| {
+        failure
+            .take()
+            .unwrap_or_else(|| ReadError::Unavailable(format!("{shown}: {}", e.message())))
+    })?;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    Ok(written)
+}
+
+/// A relative path inside its root, or `None`.
+fn normalize_checked(rel: &str) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in Path::new(rel).components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 fn read_files(target: &str) -> Result<Vec<ReadFile>, ReadError> {

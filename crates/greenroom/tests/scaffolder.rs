@@ -1170,3 +1170,102 @@ async fn publish_git_authenticates_with_the_integration_token() {
         }
     }
 }
+
+#[tokio::test]
+async fn templates_in_git_read_their_own_folder_of_the_repository() {
+    let git_host = GitServer::start().await;
+    let host = format!("127.0.0.1:{}", git_host.port);
+    git_host.create_bare("acme", "templates");
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("templates");
+    let hello = repo.join("templates/hello");
+    std::fs::create_dir_all(hello.join("skeleton")).unwrap();
+    std::fs::create_dir_all(repo.join("templates/sneaky")).unwrap();
+    std::fs::write(repo.join("secret.txt"), "TOP SECRET\n").unwrap();
+    std::fs::write(
+        hello.join("skeleton/greeting.txt"),
+        "hello ${{ values.name }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        hello.join("skeleton/run.sh"),
+        "#!/bin/sh\necho ${{ values.name }}\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(hello.join("skeleton/run.sh"))
+        .status()
+        .unwrap();
+    std::fs::write(
+        hello.join("template.yaml"),
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: { name: hello }\nspec:\n  type: test\n  steps:\n    - { id: fetch, action: fetch:template, input: { url: ./skeleton, values: { name: git } } }\n    - { id: list, action: fs:readdir, input: { paths: ['.'] } }\n    - { id: show, action: debug:log, input: { listWorkspace: with-contents } }\n  output:\n    files: \"${{ steps.list.output.files | map(attribute='name') | join(',') }}\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("templates/sneaky/template.yaml"),
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: { name: sneaky }\nspec:\n  type: test\n  steps:\n    - { id: steal, action: fetch:plain:file, input: { url: ../../secret.txt, targetPath: stolen.txt } }\n",
+    )
+    .unwrap();
+    git(&["init", "-q", "-b", "main"], &repo);
+    git(&["add", "-A"], &repo);
+    git(
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "templates",
+        ],
+        &repo,
+    );
+    git(
+        &[
+            "push",
+            "-q",
+            &format!("http://{host}/acme/templates.git"),
+            "main",
+        ],
+        &repo,
+    );
+
+    let remote = format!("git+http://{host}/acme/templates.git#main:");
+    let config = format!(
+        "catalog:\n  locations:\n    - {{ type: url, target: '{remote}/templates/hello/template.yaml' }}\n    - {{ type: url, target: '{remote}/templates/sneaky/template.yaml' }}\n  rules: [{{ allow: [Template] }}]\nbackend:\n  reading:\n    allow: [{{ host: '{host}' }}]\n  workingDirectory: '{{DIR}}/work'\n"
+    );
+    let server = Server::start(&config).await;
+    server.wait_entity("template/default/hello").await;
+    server.wait_entity("template/default/sneaky").await;
+
+    let id = create_task(&server, "template:default/hello", json!({})).await;
+    let task = wait_status(&server, &id, 30, &["completed", "failed"]).await;
+    let evs = events(&server, &id).await;
+    assert_eq!(task["status"], "completed", "{:?}", messages(&evs));
+    let completion = evs.iter().find(|e| e["type"] == "completion").unwrap();
+    assert_eq!(completion["body"]["output"]["files"], "greeting.txt,run.sh");
+    assert!(
+        messages(&evs)
+            .iter()
+            .any(|m| m.contains("greeting.txt:\nhello git")),
+        "{:?}",
+        messages(&evs)
+    );
+
+    let id = create_task(&server, "template:default/sneaky", json!({})).await;
+    wait_status(&server, &id, 30, &["failed"]).await;
+    let evs = events(&server, &id).await;
+    let completion = evs.iter().find(|e| e["type"] == "completion").unwrap();
+    assert_eq!(
+        completion["body"]["error"]["message"],
+        "url: '../../secret.txt' refers to a location outside the template's directory"
+    );
+    assert!(!serde_json::to_string(&evs).unwrap().contains("TOP SECRET"));
+    // Checkouts go when their task ends.
+    let leftovers: Vec<_> = std::fs::read_dir(server.dir.path().join("work"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -122,7 +122,9 @@ fn template_base_url(entity: &Json) -> Option<String> {
             .map(str::to_string)
     };
     annotation("backstage.io/managed-by-location")
-        .filter(|l| l.starts_with("file:") || l.starts_with("bundled:"))
+        .filter(|l| {
+            l.starts_with("file:") || l.starts_with("bundled:") || l.starts_with("url:git+")
+        })
         .or_else(|| annotation("backstage.io/source-location"))
 }
 
@@ -164,11 +166,26 @@ fn prepare_task(
     Ok(task_spec(spec, parameters, &info, user))
 }
 
-fn source_for(spec: &Json) -> Result<TemplateSource, String> {
-    match spec.pointer("/templateInfo/baseUrl").and_then(Json::as_str) {
-        Some(base) => TemplateSource::from_base_url(base).map_err(|e| e.to_string()),
-        None => Err("the template has no location to read its files from".into()),
+/// The files a task's template may read. A template that lives in git
+/// (`url:git+<remote>#<branch>:<path>`) has its folder checked out into
+/// `scratch` first.
+fn source_for(spec: &Json, scratch: &std::path::Path) -> Result<TemplateSource, String> {
+    let Some(base) = spec.pointer("/templateInfo/baseUrl").and_then(Json::as_str) else {
+        return Err("the template has no location to read its files from".into());
+    };
+    if let Some(git) = base
+        .strip_prefix("url:")
+        .and_then(greenroom_catalog::readers::GitTarget::parse)
+    {
+        let dir = match git.path.rfind('/') {
+            Some(i) => git.path[..i].to_string(),
+            None => String::new(),
+        };
+        greenroom_catalog::readers::checkout_git_dir(&git, &dir, scratch)
+            .map_err(|e| e.to_string())?;
+        return Ok(TemplateSource::Dir(scratch.to_path_buf()));
     }
+    TemplateSource::from_base_url(base).map_err(|e| e.to_string())
 }
 
 impl Scaffolder {
@@ -458,7 +475,17 @@ impl Scaffolder {
                 }
             }
         });
-        let source = match source_for(&spec) {
+        let template_dir = self
+            .settings
+            .working_directory
+            .join(format!("{}-template", task.id));
+        let _ = tokio::fs::remove_dir_all(&template_dir).await;
+        let spec_for_source = spec.clone();
+        let scratch = template_dir.clone();
+        let resolved = tokio::task::spawn_blocking(move || source_for(&spec_for_source, &scratch))
+            .await
+            .unwrap_or_else(|e| Err(format!("reading the template failed: {e}")));
+        let source = match resolved {
             Ok(s) => s,
             Err(reason) => {
                 let _ = events_tx.send((
@@ -485,6 +512,7 @@ impl Scaffolder {
         .await;
         heartbeat.abort();
         let _ = drain.await;
+        let _ = tokio::fs::remove_dir_all(&template_dir).await;
         outcome
     }
 
