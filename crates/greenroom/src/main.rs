@@ -42,6 +42,10 @@ enum Command {
         /// A YAML or JSON file with the form values.
         #[arg(long)]
         values: Option<PathBuf>,
+        /// A secret for the template (KEY=VALUE; repeatable). Secrets are
+        /// checked against spec.secrets.schema and never printed.
+        #[arg(long = "secret")]
+        secrets: Vec<String>,
         /// Where the files go.
         #[arg(long, short = 'o')]
         output: PathBuf,
@@ -138,6 +142,7 @@ fn main() -> anyhow::Result<()> {
         Command::Scaffold {
             template,
             values,
+            secrets,
             output,
             config,
         } => {
@@ -147,6 +152,7 @@ fn main() -> anyhow::Result<()> {
             let code = runtime.block_on(scaffold::run(
                 &template,
                 values.as_deref(),
+                &secrets,
                 &output,
                 &config,
             ))?;

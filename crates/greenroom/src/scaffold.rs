@@ -18,9 +18,20 @@ fn read_yaml(path: &Path) -> anyhow::Result<Vec<Value>> {
 pub async fn run(
     template: &Path,
     values: Option<&Path>,
+    secrets: &[String],
     output: &Path,
     config: &[PathBuf],
 ) -> anyhow::Result<i32> {
+    let mut secret_map = Map::new();
+    for s in secrets {
+        let (k, v) = s.split_once('=').with_context(|| {
+            format!(
+                "--secret takes KEY=VALUE, got '{}'",
+                s.split('=').next().unwrap_or("")
+            )
+        })?;
+        secret_map.insert(k.to_string(), Value::String(v.to_string()));
+    }
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = crate::serve::load_settings(config, &env)?;
     let docs = read_yaml(template)?;
@@ -40,7 +51,7 @@ pub async fn run(
         &entity,
         &template_path,
         &values,
-        Map::new(),
+        secret_map,
         output,
         &scaffolder_settings,
         integrations,
@@ -59,8 +70,7 @@ pub async fn run(
         Err(ScaffolderError::Template(TemplateError::Validation(errors))) => {
             for e in errors {
                 eprintln!(
-                    "{}: {}",
-                    values_name(),
+                    "values: {}",
                     e.get("stack").and_then(Value::as_str).unwrap_or("invalid")
                 );
             }
@@ -79,8 +89,4 @@ pub async fn run(
     } else {
         1
     })
-}
-
-fn values_name() -> &'static str {
-    "values"
 }

@@ -196,6 +196,29 @@ fn the_cli_reports_invalid_values_and_skips_publishing_with_a_notice() {
         "{stderr}"
     );
 
+    // Secrets come as --secret KEY=VALUE, checked, and never printed.
+    let secrets_template = data_dir().join("scaffolder/tasks/secrets.yaml");
+    let (code, _, stderr) = scaffold_cli(&[
+        secrets_template.to_str().unwrap(),
+        "--output",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("values: instance requires property \"token\""),
+        "{stderr}"
+    );
+    let (code, _, stderr) = scaffold_cli(&[
+        secrets_template.to_str().unwrap(),
+        "--secret",
+        "token=hush-hush-1234",
+        "--output",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("[use] token is *** for svc"), "{stderr}");
+    assert!(!stderr.contains("hush-hush-1234"));
+
     let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/catalog/templates/service-through-cicd/template.yaml");
     std::fs::write(
