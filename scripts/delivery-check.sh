@@ -88,9 +88,11 @@ step "Argo CD applications"
 NODE_PATH=$TOOLS/node_modules node scripts/delivery/validate-argocd.js gitops/argocd/apps/*/backstage.yaml
 repo_url=$(awk '/repoURL:/ {print $2; exit}' gitops/argocd/apps/dev/backstage.yaml)
 # argocheck clones the Application's repoURL at targetRevision (main): map it
-# to this checkout, whose main branch is what is being checked.
-git -C "$ROOT" rev-parse --verify -q main >/dev/null || git -C "$ROOT" branch -f main HEAD
-printf '[url "file://%s"]\n\tinsteadOf = %s\n[safe]\n\tdirectory = *\n' "$ROOT" "$repo_url" >"$WORK/gitconfig"
+# to a scratch repository whose main is this checkout's HEAD, so what is
+# rendered is what is being checked, whatever branch is checked out.
+git init -q --bare "$WORK/gitops.git"
+git -C "$ROOT" push -q "$WORK/gitops.git" HEAD:refs/heads/main
+printf '[url "file://%s"]\n\tinsteadOf = %s\n[safe]\n\tdirectory = *\n' "$WORK/gitops.git" "$repo_url" >"$WORK/gitconfig"
 for env in dev test staging prod; do
   GIT_CONFIG_GLOBAL=$WORK/gitconfig argocheck "gitops/argocd/apps/$env/backstage.yaml"
 done

@@ -44,8 +44,7 @@ pub async fn run(
         None => Value::Object(Map::new()),
     };
     let template_path = std::path::absolute(template)?;
-    let scaffolder_settings =
-        ScaffolderSettings::from_config(&settings.raw).map_err(|e| anyhow::anyhow!(e))?;
+    let scaffolder_settings = ScaffolderSettings::from_config(&settings.raw)?;
     let integrations = std::sync::Arc::new(Integrations::from_config(&settings.raw));
     let result = run_local(
         &entity,

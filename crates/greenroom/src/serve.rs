@@ -120,8 +120,7 @@ fn build_scaffolder(
     engine: &std::sync::Arc<Engine>,
     settings: &Settings,
 ) -> anyhow::Result<std::sync::Arc<Scaffolder>> {
-    let scaffolder_settings =
-        ScaffolderSettings::from_config(&settings.raw).map_err(|e| anyhow::anyhow!(e))?;
+    let scaffolder_settings = ScaffolderSettings::from_config(&settings.raw)?;
     let catalog = CatalogAccess {
         store: store.clone(),
         engine: engine.clone(),

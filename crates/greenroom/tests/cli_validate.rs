@@ -2,23 +2,13 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::data_dir;
+use common::{cli, data_dir};
 use serde_json::Value;
 
 fn validate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_greenroom"))
-        .arg("catalog")
-        .arg("validate")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["catalog", "validate"];
+    all.extend_from_slice(args);
+    cli(&all)
 }
 
 #[test]

@@ -74,12 +74,7 @@ fn greenroom(args: &[&str], dir: Option<&Path>) -> (i32, String, String) {
     ] {
         cmd.env_remove(var);
     }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::output(&mut cmd)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

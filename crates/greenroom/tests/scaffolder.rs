@@ -135,16 +135,9 @@ fn yaml_file(path: &Path) -> Value {
 }
 
 fn scaffold_cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_greenroom"))
-        .arg("scaffold")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["scaffold"];
+    all.extend_from_slice(args);
+    common::cli(&all)
 }
 
 #[test]
@@ -583,10 +576,23 @@ async fn invalid_values_and_secrets_are_refused_with_jsonschema_errors() {
         (status, body["error"]["name"].as_str()),
         (404, Some("NotFoundError"))
     );
-    let (status, _) = server
+    let (status, body) = server
         .post("/api/scaffolder/v2/tasks", &json!({ "values": {} }))
         .await;
-    assert_eq!(status, 400);
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (
+            400,
+            Some("request/body must have required property 'templateRef'")
+        )
+    );
+    let (status, body) = server
+        .post("/api/scaffolder/v2/tasks", &json!({ "templateRef": 5 }))
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (400, Some("request/body/templateRef must be string"))
+    );
 }
 
 #[tokio::test]

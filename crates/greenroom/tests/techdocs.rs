@@ -361,6 +361,24 @@ async fn the_bundled_catalog_shows_greenrooms_own_docs() {
         entity["metadata"]["annotations"]["backstage.io/techdocs-ref"],
         "dir:."
     );
+    // The front page links to the docs only once they exist.
+    let (status, content_type, home) = raw_get(&server, "/").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "text/html; charset=utf-8")
+    );
+    assert!(
+        home.contains("Rust service through CI/CD"),
+        "the golden path is offered: {home}"
+    );
+    assert!(
+        home.contains(">Template</a> <span class=\"count\">1</span>"),
+        "{home}"
+    );
+    assert!(home.contains("build them with"), "{home}");
+    assert!(
+        !home.contains("href=\"/api/techdocs/static/docs/default/component/greenroom/index.html\"")
+    );
     let (_, _, frames) = sync(&server, "default/component/greenroom").await;
     assert_eq!(
         frames.last().unwrap(),
@@ -390,6 +408,12 @@ async fn the_bundled_catalog_shows_greenrooms_own_docs() {
         .get("/api/search/query?term=runbook&types[0]=techdocs")
         .await;
     assert_eq!(found["results"][0]["document"]["name"], "greenroom");
+    assert_eq!(found["results"][0]["document"]["entityTitle"], "greenroom");
+    let (_, _, home) = raw_get(&server, "/").await;
+    assert!(
+        home.contains("href=\"/api/techdocs/static/docs/default/component/greenroom/index.html\""),
+        "{home}"
+    );
 }
 
 struct Child(std::process::Child);

@@ -133,18 +133,29 @@ pub struct RepoSpec {
     pub project: Option<String>,
 }
 
+/// A `repoUrl` that names no configured host or lacks what its host needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RepoUrlError(pub String);
+
 /// Parses a `repoUrl` with Backstage's rules: the host must have an
 /// integration, and the parameters it needs must be present.
-pub fn parse_repo_url(repo_url: &str, integrations: &Integrations) -> Result<RepoSpec, String> {
-    let parsed = url::Url::parse(&format!("https://{repo_url}"))
-        .map_err(|_| format!("Invalid repo URL passed to publisher, got {repo_url}"))?;
+pub fn parse_repo_url(
+    repo_url: &str,
+    integrations: &Integrations,
+) -> Result<RepoSpec, RepoUrlError> {
+    let parsed = url::Url::parse(&format!("https://{repo_url}")).map_err(|_| {
+        RepoUrlError(format!(
+            "Invalid repo URL passed to publisher, got {repo_url}"
+        ))
+    })?;
     let host = match (parsed.host_str(), parsed.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_string(),
         (None, _) => {
-            return Err(format!(
+            return Err(RepoUrlError(format!(
                 "Invalid repo URL passed to publisher, got {repo_url}"
-            ));
+            )));
         }
     };
     let param = |name: &str| {
@@ -155,13 +166,16 @@ pub fn parse_repo_url(repo_url: &str, integrations: &Integrations) -> Result<Rep
             .filter(|v| !v.is_empty())
     };
     let integration = integrations.by_host(&host).ok_or_else(|| {
-        format!("No matching integration configuration for host {host}, please check your integrations config")
+        RepoUrlError(format!("No matching integration configuration for host {host}, please check your integrations config"))
     })?;
     let owner = param("owner");
     let project = param("project");
     let repo = param("repo");
-    let missing =
-        |what: &str| format!("Invalid repo URL passed to publisher: {repo_url}, missing {what}");
+    let missing = |what: &str| {
+        RepoUrlError(format!(
+            "Invalid repo URL passed to publisher: {repo_url}, missing {what}"
+        ))
+    };
     match integration.kind {
         HostKind::Gitlab if project.is_some() => {}
         HostKind::Github | HostKind::Gitlab | HostKind::Git => {
@@ -212,11 +226,13 @@ mod tests {
         assert!(
             parse_repo_url("github.com?repo=svc", &i)
                 .unwrap_err()
+                .0
                 .contains("missing owner")
         );
         assert!(
             parse_repo_url("unknown.example?owner=o&repo=r", &i)
                 .unwrap_err()
+                .0
                 .contains("No matching integration configuration for host unknown.example")
         );
     }

@@ -31,6 +31,8 @@ pub enum ScaffolderError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Io(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// `scaffolder.*` and `backend.workingDirectory`.
@@ -48,10 +50,11 @@ pub struct ScaffolderSettings {
 }
 
 impl ScaffolderSettings {
-    pub fn from_config(raw: &Json) -> Result<Self, String> {
-        let duration = |ptr: &str, default: Duration| -> Result<Duration, String> {
+    pub fn from_config(raw: &Json) -> Result<Self, ScaffolderError> {
+        let duration = |ptr: &str, default: Duration| -> Result<Duration, ScaffolderError> {
             match raw.pointer(ptr) {
-                Some(v) => greenroom_config::parse_duration(v).map_err(|e| format!("{ptr}: {e}")),
+                Some(v) => greenroom_config::parse_duration(v)
+                    .map_err(|e| ScaffolderError::Config(format!("{ptr}: {e}"))),
                 None => Ok(default),
             }
         };
@@ -624,4 +627,31 @@ pub async fn run_local(
     };
     let (outcome, ()) = tokio::join!(run, print);
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_have_backstage_defaults_and_name_bad_values() {
+        let s = ScaffolderSettings::from_config(&json!({})).unwrap();
+        assert_eq!(
+            (s.concurrency, s.task_timeout),
+            (10, Duration::from_secs(10))
+        );
+        assert_eq!(s.default_author.name, "Scaffolder");
+        let s = ScaffolderSettings::from_config(&json!({ "scaffolder": { "taskTimeout": { "minutes": 2 }, "concurrentTasksLimit": 3 } })).unwrap();
+        assert_eq!(
+            (s.concurrency, s.task_timeout),
+            (3, Duration::from_secs(120))
+        );
+        let err =
+            ScaffolderSettings::from_config(&json!({ "scaffolder": { "taskTimeout": "soon" } }))
+                .unwrap_err();
+        assert!(
+            err.to_string().starts_with("/scaffolder/taskTimeout: "),
+            "{err}"
+        );
+    }
 }

@@ -272,12 +272,12 @@ impl Templater {
         let repo_integrations = integrations.clone();
         env.add_filter("parseRepoUrl", move |url: String| -> Result<Value, Error> {
             let spec = parse_repo_url(&url, &repo_integrations)
-                .map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
+                .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.0))?;
             Ok(Value::from(Serde(spec)))
         });
         env.add_filter("projectSlug", move |url: String| -> Result<String, Error> {
             let spec = parse_repo_url(&url, &integrations)
-                .map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
+                .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.0))?;
             let owner = spec
                 .owner
                 .or(spec.organization)

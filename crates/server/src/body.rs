@@ -105,3 +105,18 @@ where
     h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
     response
 }
+
+/// A required member of a request's JSON object; `at` is where the object
+/// sits (`request/body`), for messages worded like Backstage's validator.
+pub fn required<'a>(obj: &'a Value, at: &str, key: &str) -> Result<&'a Value, ApiError> {
+    obj.get(key)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| ApiError::input(format!("{at} must have required property '{key}'")))
+}
+
+/// A required string member: absent and non-string members get their own message.
+pub fn required_str<'a>(obj: &'a Value, at: &str, key: &str) -> Result<&'a str, ApiError> {
+    required(obj, at, key)?
+        .as_str()
+        .ok_or_else(|| ApiError::input(format!("{at}/{key} must be string")))
+}

@@ -22,7 +22,7 @@ use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::body::{Params, json_object};
+use crate::body::{Params, json_object, required, required_str};
 use crate::error::ApiError;
 
 type ApiResult = Result<Response, ApiError>;
@@ -583,10 +583,7 @@ async fn facets_post(
 
 async fn refresh(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let body = json_object(&headers, &body)?;
-    let raw = body
-        .get("entityRef")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::input("request/body must have required property 'entityRef'"))?;
+    let raw = required_str(&body, "request/body", "entityRef")?;
     let r = EntityRef::parse(raw, None, None)
         .map_err(|e| ApiError::input(e.to_string()))?
         .to_string();
@@ -624,14 +621,8 @@ fn location_input(
             "request/body must NOT have additional properties, found '{extra}'"
         )));
     }
-    let kind = body
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::input("request/body must have required property 'type'"))?;
-    let target = body
-        .get("target")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::input("request/body must have required property 'target'"))?;
+    let kind = required_str(body, "request/body", "type")?;
+    let target = required_str(body, "request/body", "target")?;
     let presence = body
         .get("presence")
         .and_then(Value::as_str)
@@ -901,19 +892,12 @@ async fn analyze_location(
     body: Bytes,
 ) -> ApiResult {
     let body = json_object(&headers, &body)?;
-    let location = body
-        .get("location")
-        .ok_or_else(|| ApiError::input("request/body must have required property 'location'"))?;
+    let location = required(&body, "request/body", "location")?;
     let kind = location
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("url");
-    let target = location
-        .get("target")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            ApiError::input("request/body/location must have required property 'target'")
-        })?;
+    let target = required_str(location, "request/body/location", "target")?;
     let filename = body
         .get("catalogFilename")
         .or_else(|| body.get("catalogFileName"))
@@ -992,13 +976,8 @@ async fn validate_entity(
     body: Bytes,
 ) -> ApiResult {
     let body = json_object(&headers, &body)?;
-    let location = body
-        .get("location")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::input("request/body must have required property 'location'"))?;
-    let entity = body
-        .get("entity")
-        .ok_or_else(|| ApiError::input("request/body must have required property 'entity'"))?;
+    let location = required_str(&body, "request/body", "location")?;
+    let entity = required(&body, "request/body", "entity")?;
     let location = LocationRef::parse(location).map_err(|e| ApiError::input(e.to_string()))?;
     if location.kind != "url" {
         return Err(ApiError::input(format!(

@@ -71,6 +71,21 @@ pub async fn home(State(state): State<Arc<AppState>>) -> Result<Response, ApiErr
             )
         })
         .collect();
+    // Link to greenroom's docs only once they are built, never to a 404.
+    let docs_built = state
+        .docs
+        .publisher()
+        .has_docs(&greenroom_techdocs::Triplet::new(
+            "default",
+            "component",
+            "greenroom",
+        ))
+        .unwrap_or(false);
+    let docs_row = if docs_built {
+        "<li><a href=\"/api/techdocs/static/docs/default/component/greenroom/index.html\">greenroom's own docs</a></li>"
+    } else {
+        "<li>greenroom's own docs: build them with <a href=\"/api/techdocs/sync/default/component/greenroom\"><code>/api/techdocs/sync/default/component/greenroom</code></a></li>"
+    };
     let title = state
         .settings
         .raw
@@ -104,7 +119,7 @@ input {{ flex: 1; padding: 0.4rem 0.6rem; font: inherit; }}
 <section aria-labelledby="catalog-h"><h2 id="catalog-h">Catalog</h2><ul>{kind_rows}</ul></section>
 <section aria-labelledby="create-h"><h2 id="create-h">Create something new</h2><ul>{template_rows}</ul></section>
 <section aria-labelledby="docs-h"><h2 id="docs-h">Docs and APIs</h2><ul>
-<li><a href="/api/techdocs/static/docs/default/component/greenroom/index.html">greenroom's own docs</a> (build them with <code>/api/techdocs/sync/default/component/greenroom</code>)</li>
+{docs_row}
 <li><a href="/api/catalog/entities/by-query?limit=20">Catalog API</a>, <a href="/api/scaffolder/v2/actions">scaffolder actions</a>, <a href="/.backstage/health/v1/readiness">readiness</a>, <a href="/metrics">metrics</a></li>
 </ul></section>
 </main>

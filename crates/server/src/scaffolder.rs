@@ -22,7 +22,7 @@ use greenroom_store::{Store, StoreError, TaskEventRow, TaskFilter, TaskOrderFiel
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
-use crate::body::{Params, json_object};
+use crate::body::{Params, json_object, required_str};
 use crate::error::ApiError;
 use crate::guard::Caller;
 
@@ -74,8 +74,8 @@ impl From<ScaffolderError> for ApiError {
             }
             ScaffolderError::Template(other) => ApiError::input(other.to_string()),
             ScaffolderError::Store(s) => s.into(),
-            ScaffolderError::Io(m) => {
-                tracing::error!(error = %m, "scaffolder I/O failure");
+            ScaffolderError::Io(m) | ScaffolderError::Config(m) => {
+                tracing::error!(error = %m, "scaffolder failure");
                 ApiError::new("Error", m)
             }
         }
@@ -187,10 +187,7 @@ async fn create_task(
     body: Bytes,
 ) -> ApiResult {
     let body = json_object(&headers, &body)?;
-    let template_ref = body
-        .get("templateRef")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::input("request/body must have required property 'templateRef'"))?;
+    let template_ref = required_str(&body, "request/body", "templateRef")?;
     let values = body.get("values").cloned().unwrap_or_else(|| json!({}));
     let secrets = secrets_of(&body)?;
     let template = template_entity(&state.store, template_ref).await?;
@@ -417,11 +414,7 @@ async fn dry_run(
         .flatten()
         .enumerate()
     {
-        let path = f.get("path").and_then(Value::as_str).ok_or_else(|| {
-            ApiError::input(format!(
-                "request/body/directoryContents/{i} must have required property 'path'"
-            ))
-        })?;
+        let path = required_str(f, &format!("request/body/directoryContents/{i}"), "path")?;
         let contents = B64
             .decode(f.get("base64Content").and_then(Value::as_str).unwrap_or(""))
             .map_err(|e| ApiError::input(format!("directoryContents/{i}/base64Content: {e}")))?;

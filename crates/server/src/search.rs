@@ -179,6 +179,22 @@ async fn query(
     }
     if want("techdocs") {
         let (hits, _) = state.store.search_docs(&term, 200, 0).await?;
+        // The entities behind the hits, read once for all of them.
+        let mut refs: Vec<String> = hits.iter().map(|h| h.entity_ref.clone()).collect();
+        refs.sort();
+        refs.dedup();
+        let entities = state.store.entities_by_refs(&refs, None).await?;
+        let titles: std::collections::HashMap<&str, Value> = refs
+            .iter()
+            .zip(entities.iter())
+            .filter_map(|(r, e)| {
+                let e = e.as_ref()?;
+                let t = e
+                    .pointer("/metadata/title")
+                    .or_else(|| e.pointer("/metadata/name"))?;
+                Some((r.as_str(), t.clone()))
+            })
+            .collect();
         for h in hits {
             let Ok(r) = EntityRef::parse(&h.entity_ref, None, None) else {
                 continue;
@@ -189,14 +205,9 @@ async fn query(
             {
                 continue;
             }
-            let entity = state.store.entity_by_ref(&h.entity_ref).await?;
-            let entity_title = entity
-                .as_ref()
-                .and_then(|e| {
-                    e.pointer("/metadata/title")
-                        .or_else(|| e.pointer("/metadata/name"))
-                        .cloned()
-                })
+            let entity_title = titles
+                .get(h.entity_ref.as_str())
+                .cloned()
                 .unwrap_or_else(|| json!(r.name));
             let doc = json!({
                 "title": h.title,

@@ -222,6 +222,15 @@ impl Store {
 
     /// Claims the oldest open task for a worker, marking it `processing`.
     pub async fn claim_task(&self) -> Result<Option<TaskRow>, StoreError> {
+        // Idle workers poll: look on a read connection first, so that an
+        // empty queue never takes the write lock the catalog writes need.
+        let waiting = sqlx::query("SELECT 1 FROM tasks WHERE status = $1 LIMIT 1")
+            .bind(OPEN)
+            .fetch_optional(&self.pool)
+            .await?;
+        if waiting.is_none() {
+            return Ok(None);
+        }
         let mut tx = self.write_tx().await?;
         let sql = format!(
             "UPDATE tasks SET status = $1, last_heartbeat_at = $2 WHERE id = \
