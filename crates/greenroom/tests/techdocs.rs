@@ -361,7 +361,7 @@ async fn the_bundled_catalog_shows_greenrooms_own_docs() {
         entity["metadata"]["annotations"]["backstage.io/techdocs-ref"],
         "dir:."
     );
-    // The front page links to the docs only once they exist.
+    // The portal's front page, on the embedded default.
     let (status, content_type, home) = raw_get(&server, "/").await;
     assert_eq!(
         (status, content_type.as_str()),
@@ -372,12 +372,15 @@ async fn the_bundled_catalog_shows_greenrooms_own_docs() {
         "the golden path is offered: {home}"
     );
     assert!(
-        home.contains(">Template</a> <span class=\"count\">1</span>"),
+        home.contains(
+            "<a href=\"/catalog?kind=template\"><span class=\"count\">1</span> Template</a>"
+        ),
         "{home}"
     );
-    assert!(home.contains("build them with"), "{home}");
+    let (_, _, docs) = raw_get(&server, "/docs").await;
     assert!(
-        !home.contains("href=\"/api/techdocs/static/docs/default/component/greenroom/index.html\"")
+        docs.contains("<a href=\"/docs/default/component/greenroom/\">greenroom</a>"),
+        "{docs}"
     );
     let (_, _, frames) = sync(&server, "default/component/greenroom").await;
     assert_eq!(
@@ -409,11 +412,14 @@ async fn the_bundled_catalog_shows_greenrooms_own_docs() {
         .await;
     assert_eq!(found["results"][0]["document"]["name"], "greenroom");
     assert_eq!(found["results"][0]["document"]["entityTitle"], "greenroom");
-    let (_, _, home) = raw_get(&server, "/").await;
+    // Inside the portal, with the site's navigation.
+    let (status, _, page) = raw_get(&server, "/docs/default/component/greenroom/operations/").await;
+    assert_eq!(status, 200);
     assert!(
-        home.contains("href=\"/api/techdocs/static/docs/default/component/greenroom/index.html\""),
-        "{home}"
+        page.contains("<nav class=\"docs-nav\" aria-label=\"Site\">"),
+        "{page}"
     );
+    assert!(page.contains("Operations runbook"), "{page}");
 }
 
 struct Child(std::process::Child);

@@ -903,6 +903,17 @@ async fn analyze_location(
         .or_else(|| body.get("catalogFileName"))
         .and_then(Value::as_str)
         .unwrap_or("catalog-info.yaml");
+    ok(&analyze(&state, kind, target, filename).await?)
+}
+
+/// What `analyze-location` finds at `target`: the catalog file's entities
+/// when there is one, otherwise a component to generate for the repository.
+pub(crate) async fn analyze(
+    state: &AppState,
+    kind: &str,
+    target: &str,
+    filename: &str,
+) -> Result<Value, ApiError> {
     // A YAML file is read as is; anything else is taken as a repository
     // root that may hold a catalog file.
     let candidate = if target.ends_with(".yaml") || target.ends_with(".yml") {
@@ -930,7 +941,7 @@ async fn analyze_location(
             }
         }
         if !files.is_empty() {
-            return ok(&json!({ "existingEntityFiles": files, "generateEntities": [] }));
+            return Ok(json!({ "existingEntityFiles": files, "generateEntities": [] }));
         }
     }
     let parsed = url::Url::parse(target)
@@ -951,7 +962,7 @@ async fn analyze_location(
         .cloned()
         .collect::<Vec<_>>()
         .join("/");
-    ok(&json!({
+    Ok(json!({
         "existingEntityFiles": [],
         "generateEntities": [{
             "entity": {

@@ -1,17 +1,17 @@
-//! The only crate that knows HTTP: routers for `/api/catalog`, health,
-//! metrics, the write guard and Backstage's error bodies.
+//! The only crate that knows HTTP: routers for the `/api` plugins, the web
+//! UI's pages, health, metrics, the write guard and Backstage's error bodies.
 
 mod body;
 mod catalog;
 pub mod error;
 mod guard;
 mod health;
-mod home;
 mod observability;
 pub mod preview;
 pub mod scaffolder;
 pub mod search;
 mod techdocs;
+mod ui;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -79,10 +79,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .nest("/api/techdocs", techdocs)
         .nest("/api/search", search)
         .nest("/api/scaffolder", scaffolder)
-        .route(
-            "/",
-            axum::routing::get(home::home).layer(middleware::from_fn(error::error_body)),
-        )
+        .merge(ui::router())
         .merge(health::router())
         .route("/metrics", axum::routing::get(observability::metrics))
         .layer(middleware::from_fn(observability::track))

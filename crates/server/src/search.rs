@@ -127,7 +127,6 @@ async fn query(
         .filter(|(k, _)| k == "types" || k.starts_with("types["))
         .map(|(_, v)| v.as_str())
         .collect();
-    let want = |t: &str| types.is_empty() || types.contains(&t);
     let kind_filter = params
         .0
         .iter()
@@ -138,10 +137,24 @@ async fn query(
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
         .max(0);
+    let out = search(&state, &term, &types, kind_filter.as_deref(), page).await?;
+    Ok(json_response(&out))
+}
+
+/// One page of results over the catalog and every docs site, best first:
+/// the body of `/api/search/query`, also what `/search` shows.
+pub(crate) async fn search(
+    state: &AppState,
+    term: &str,
+    types: &[&str],
+    kind_filter: Option<&str>,
+    page: i64,
+) -> Result<Value, ApiError> {
+    let term = term.trim().to_string();
+    let want = |t: &str| types.is_empty() || types.contains(&t);
+    let kind_filter = kind_filter.map(str::to_lowercase);
     if term.is_empty() {
-        return Ok(json_response(
-            &json!({ "results": [], "numberOfResults": 0 }),
-        ));
+        return Ok(json!({ "results": [], "numberOfResults": 0 }));
     }
     let mut ranked: Vec<(u8, f64, Value)> = Vec::new();
     if want("software-catalog") {
@@ -248,7 +261,7 @@ async fn query(
             o.insert("previousPageCursor".into(), json!((page - 1).to_string()));
         }
     }
-    Ok(json_response(&out))
+    Ok(out)
 }
 
 fn json_response(value: &Value) -> Response {

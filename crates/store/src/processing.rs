@@ -819,14 +819,32 @@ impl Store {
     /// Every entity with processing errors, including ones that never made it
     /// into the catalog (their final entity does not exist).
     pub async fn processing_errors(&self) -> Result<Vec<ProcessingErrorRow>, StoreError> {
-        let rows = sqlx::query(
+        self.errors_where(None).await
+    }
+
+    /// The processing errors of one entity (empty when it has none).
+    pub async fn processing_errors_of(
+        &self,
+        entity_ref: &str,
+    ) -> Result<Vec<ProcessingErrorRow>, StoreError> {
+        self.errors_where(Some(entity_ref)).await
+    }
+
+    async fn errors_where(
+        &self,
+        entity_ref: Option<&str>,
+    ) -> Result<Vec<ProcessingErrorRow>, StoreError> {
+        let mut sql = Sql::new(
             "SELECT rs.entity_ref, rs.location_key, rs.errors,
                     CASE WHEN fe.entity_id IS NULL THEN 0 ELSE 1 END
              FROM refresh_state rs LEFT JOIN final_entities fe ON fe.entity_id = rs.entity_id
-             WHERE rs.errors <> '[]' ORDER BY rs.entity_ref",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE rs.errors <> '[]'",
+        );
+        if let Some(r) = entity_ref {
+            sql.push(" AND rs.entity_ref = ").bind(r.to_lowercase());
+        }
+        sql.push(" ORDER BY rs.entity_ref");
+        let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(ProcessingErrorRow {

@@ -154,11 +154,18 @@ fn strip_indent(line: &str, n: usize) -> &str {
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn escape(s: &str) -> String {
@@ -627,6 +634,12 @@ fn sanitizer() -> ammonia::Builder<'static> {
 
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(sanitizer);
 
+/// Cleans HTML with the rules pages are built with: a page published by
+/// someone else's CI is shown only after passing the same filter.
+pub fn sanitize(html: &str) -> String {
+    SANITIZER.clean(html).to_string()
+}
+
 /// mkdocs' `toc` slugs: lower-case words joined by dashes.
 pub fn slugify(text: &str) -> String {
     let mut out = String::new();
@@ -769,4 +782,18 @@ pub fn render_page(markdown: &str, ctx: &PageContext<'_>) -> RenderedPage {
         text,
         warnings,
     }
+}
+
+/// `code` as a highlighted `<pre>` block (syntect classes, as in docs pages);
+/// unknown languages come out escaped and unhighlighted.
+pub fn highlight(code: &str, lang: &str) -> String {
+    // A fence longer than any run of backticks in the code.
+    let longest = code.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let markdown = format!("{fence}{lang}\n{code}\n{fence}\n");
+    let mut opts = Options::default();
+    opts.render.r#unsafe = false;
+    let mut plugins = Plugins::default();
+    plugins.render.codefence_syntax_highlighter = Some(&*SYNTECT);
+    markdown_to_html_with_plugins(&markdown, &opts, &plugins)
 }

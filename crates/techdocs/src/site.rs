@@ -33,7 +33,8 @@ pub struct BuildReport {
     pub metadata: Json,
 }
 
-const STYLESHEET: &str = include_str!("techdocs.css");
+/// The docs stylesheet; the portal's pages load it too, for docs content.
+pub const STYLESHEET: &str = include_str!("techdocs.css");
 const STYLESHEET_PATH: &str = "assets/greenroom/techdocs.css";
 
 struct Page {

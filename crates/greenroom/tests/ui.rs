@@ -1,0 +1,849 @@
+//! The web UI in a real headless Chromium (Debian's chromium and
+//! chromium-driver, which `scripts/test.sh` installs), driving the real
+//! server on the bundled example catalog: browse and filter, follow
+//! relations, read docs, search, register a location, run the golden path
+//! through the form. Every page visited is checked with axe-core.
+//!
+//! `GREENROOM_SCREENSHOTS=docs/screenshots` keeps screenshots of the main
+//! pages (`scripts/screenshots.sh`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{FileServer, GitServer, Server, TOKEN, copy_dir, free_port};
+use serde_json::{Value, json};
+use thirtyfour::prelude::*;
+
+/// One browser at a time: two cores do not run five Chromiums well.
+static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+struct Browser {
+    driver: WebDriver,
+    chromedriver: Child,
+    _profile: tempfile::TempDir,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.chromedriver.kill();
+        let _ = self.chromedriver.wait();
+    }
+}
+
+fn axe_source() -> String {
+    let path = std::env::var("GREENROOM_AXE_JS").unwrap_or_else(|_| {
+        "/var/cache/greenroom/tools/axe-4.14.1/node_modules/axe-core/axe.min.js".into()
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("axe-core is needed at {path} ({e}): scripts/test.sh installs it")
+    })
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let turn = BROWSER_LOCK.lock().await;
+        assert!(
+            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
+            "the browser tests need Debian's chromium and chromium-driver: scripts/test.sh installs them"
+        );
+        let port = free_port();
+        let chromedriver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary(CHROMIUM).unwrap();
+        for arg in [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1366,900",
+        ] {
+            caps.add_arg(arg).unwrap();
+        }
+        caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
+            .unwrap();
+        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
+            .await
+            .expect("a browser session");
+        Browser {
+            driver,
+            chromedriver,
+            _profile: profile,
+            _turn: turn,
+        }
+    }
+
+    async fn open(&self, url: &str) {
+        self.driver.goto(url).await.unwrap();
+    }
+
+    async fn url(&self) -> String {
+        self.driver.current_url().await.unwrap().to_string()
+    }
+
+    /// Waits for an element matching `css` whose text contains `text`.
+    async fn wait_text(&self, css: &str, text: &str) -> WebElement {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(found) = self.driver.find_all(By::Css(css)).await {
+                for e in found {
+                    if e.text().await.is_ok_and(|t| t.contains(text)) {
+                        return e;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                let source = self.driver.source().await.unwrap_or_default();
+                panic!(
+                    "no `{css}` containing {text:?} on {}:\n{}",
+                    self.url().await,
+                    &source[..source.len().min(4000)]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_url(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.url().await.contains(part) {
+            assert!(
+                Instant::now() < deadline,
+                "URL {} never contained {part}",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The visible texts of the elements matching `css`, read in one go (a
+    /// page that reloads meanwhile cannot leave stale elements behind).
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let found = self
+            .driver
+            .execute(
+                "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText.trim())",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        found.convert().unwrap()
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.driver
+            .execute(script, Vec::<Value>::new())
+            .await
+            .unwrap()
+            .json()
+            .clone()
+    }
+
+    /// Runs axe-core on the page; serious and critical findings fail the test.
+    async fn axe(&self, page: &str) {
+        self.driver
+            .execute(axe_source(), Vec::<Value>::new())
+            .await
+            .expect("axe-core loads");
+        let result = self
+            .driver
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                   axe.run(document).then(r => done(r.violations
+                       .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                       .map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                                    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ')) }))))
+                     .catch(e => done([{ id: 'axe-error', help: String(e) }]));"#,
+                Vec::<Value>::new(),
+            )
+            .await
+            .unwrap()
+            .json()
+            .clone();
+        assert_eq!(
+            result,
+            json!([]),
+            "axe-core finds serious violations on {page}"
+        );
+    }
+
+    /// Emulates the system's dark (or light) setting, which the theme follows.
+    async fn color_scheme(&self, scheme: &str) {
+        self.driver
+            .cdp()
+            .send_raw(
+                "Emulation.setEmulatedMedia",
+                json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Keeps a screenshot when `GREENROOM_SCREENSHOTS` names a folder.
+    async fn shot(&self, name: &str) {
+        if let Ok(dir) = std::env::var("GREENROOM_SCREENSHOTS") {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            self.driver
+                .screenshot(&dir.join(format!("{name}.png")))
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn quit(self) {
+        let driver = self.driver.clone();
+        let _ = driver.quit().await;
+    }
+}
+
+fn select_option_css(select: &str, value_part: &str) -> String {
+    format!("{select} option[value*='{value_part}']")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_filter_and_follow_relations_in_the_catalog() {
+    let server = Server::start("{}\n").await;
+    server.wait_entity("api/default/payments-api").await;
+    let (_, components) = server
+        .get("/api/catalog/entities/by-query?filter=kind=component&limit=0")
+        .await;
+    let b = Browser::start().await;
+
+    b.open(&server.url("/catalog")).await;
+    b.wait_text("h1", "Catalog").await;
+    let total = b.wait_text("[data-total]", "").await.text().await.unwrap();
+    assert_eq!(total, components["totalItems"].to_string());
+    b.axe("the catalog").await;
+    b.shot("catalog").await;
+
+    // Counts per kind lead to that kind's table.
+    b.wait_text(".kind-list a", "API")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_url("kind=api").await;
+    assert_eq!(
+        b.texts("table.entities tbody td[data-label=Name]").await,
+        ["Cart API", "Payment events", "Payments API"]
+    );
+    // Filters apply on change, and the URL carries them.
+    b.driver
+        .find(By::Css(select_option_css("#filter-owner", "team-payments")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_url("owner=").await;
+    let owners = b.texts("table.entities tbody td[data-label=Owner]").await;
+    assert!(!owners.is_empty());
+    assert!(owners.iter().all(|o| o == "Payments team"), "{owners:?}");
+    let shared = b.url().await;
+    // The URL alone reproduces the view.
+    b.open(&shared).await;
+    b.wait_text("table.entities tbody", "Payments API").await;
+    assert!(
+        !b.texts("table.entities tbody").await[0].contains("Cart API"),
+        "the shared URL keeps the owner filter"
+    );
+
+    // Sorting by name, descending.
+    b.wait_text(".sort a", "Name").await.click().await.unwrap();
+    b.wait_url("sort=-name").await;
+    let names = b.texts("table.entities tbody td[data-label=Name]").await;
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(names, sorted);
+
+    // An entity, then a relation to another entity.
+    b.wait_text("table.entities a", "Payments API")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("h1", "Payments API").await;
+    b.wait_text(".entity-head a", "Payments team").await;
+    assert!(
+        b.driver.find(By::Css("svg.graph a")).await.is_ok(),
+        "the relation graph links related entities"
+    );
+    b.axe("an API's overview").await;
+    b.shot("entity").await;
+    b.wait_text(".card table a", "Payments service")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("h1", "Payments service").await;
+    b.wait_url("/catalog/default/component/payments-service")
+        .await;
+    b.wait_text(".card h2", "Provided APIs").await;
+    // The system from the header, and its parts.
+    b.wait_text(
+        ".entity-head a[href='/catalog/default/system/payments']",
+        "Payments",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    b.wait_url("/catalog/default/system/payments").await;
+    b.wait_text(".card h2", "Components").await;
+    b.wait_text(".card h2", "APIs").await;
+    b.axe("a system").await;
+
+    // The API's definition as operations, and the raw YAML.
+    b.open(&server.url("/catalog/default/api/payments-api"))
+        .await;
+    b.wait_text(".tabs a", "Definition")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("details.operation summary", "/payments").await;
+    b.wait_text("table.schema", "amount").await;
+    b.axe("an OpenAPI definition").await;
+    b.shot("api-definition").await;
+    b.wait_text(".tabs a", "YAML").await.click().await.unwrap();
+    b.wait_text("pre.yaml", "kind: API").await;
+
+    // The dark theme follows the system setting and stays readable.
+    b.color_scheme("dark").await;
+    b.open(&server.url("/catalog/default/api/payments-api"))
+        .await;
+    b.wait_text("h1", "Payments API").await;
+    let background = b
+        .js("return getComputedStyle(document.body).backgroundColor")
+        .await;
+    assert_eq!(background, "rgb(18, 21, 27)", "the dark background");
+    b.axe("an API's overview, dark").await;
+    b.shot("entity-dark").await;
+    b.open(&server.url("/catalog")).await;
+    b.axe("the catalog, dark").await;
+    b.color_scheme("light").await;
+
+    // Keyboard: the first Tab reaches the skip link, which moves to the content.
+    b.open(&server.url("/catalog")).await;
+    b.wait_text("h1", "Catalog").await;
+    b.driver
+        .find(By::Css("body"))
+        .await
+        .unwrap()
+        .send_keys(Key::Tab)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.js("return document.activeElement.textContent").await,
+        "Skip to content"
+    );
+
+    // A phone: no sideways scrolling, the navigation still there.
+    b.driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+    b.open(&server.url("/catalog/default/component/payments-service"))
+        .await;
+    b.wait_text("h1", "Payments service").await;
+    let fits = b
+        .js("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        .await;
+    assert_eq!(fits, true, "the entity page fits a phone's width");
+    b.open(&server.url("/catalog")).await;
+    b.wait_text("nav[aria-label=Main] a", "Create").await;
+    let fits = b
+        .js("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        .await;
+    assert_eq!(fits, true, "the catalog fits a phone's width");
+    b.shot("catalog-phone").await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_docs_with_their_navigation_and_search_everything() {
+    let server = Server::start("{}\n").await;
+    server.wait_entity("component/default/greenroom").await;
+    let b = Browser::start().await;
+
+    b.open(&server.url("/docs")).await;
+    b.wait_text("h1", "Documentation").await;
+    b.axe("the docs index").await;
+    b.wait_text("table a", "greenroom")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // The first visit builds the site.
+    b.wait_text("article.docs-content h1", "greenroom").await;
+    b.wait_url("/docs/default/component/greenroom/").await;
+    assert!(
+        !b.texts(".docs-toc a").await.is_empty(),
+        "a table of contents"
+    );
+    b.axe("a docs page").await;
+    b.shot("docs").await;
+    b.wait_text(".docs-nav a", "Architecture")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_url("/docs/default/component/greenroom/architecture/")
+        .await;
+    b.wait_text("article.docs-content h1", "Architecture").await;
+    b.wait_text(".docs-nav a.active", "Architecture").await;
+    // In-page links of the docs keep working inside the portal.
+    b.wait_text(".md-footer a", "Next")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_url("/docs/default/component/greenroom/configuration/")
+        .await;
+    // And back to the entity the docs belong to, which has a Docs tab.
+    b.wait_text("[data-entity-link]", "greenroom")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("h1", "greenroom").await;
+    b.wait_text(".tabs a", "Docs").await;
+
+    // One box over the catalog and the docs just built.
+    b.open(&server.url("/")).await;
+    let input = b.driver.find(By::Css("#home-term")).await.unwrap();
+    input.send_keys("payments" + Key::Enter).await.unwrap();
+    b.wait_url("/search?term=payments").await;
+    let first = b.wait_text(".result h2 a", "Payments").await;
+    assert!(
+        first
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .starts_with("/catalog/default/")
+    );
+    b.axe("search results").await;
+    b.shot("search").await;
+    let search_box = b.driver.find(By::Css("#search-term")).await.unwrap();
+    search_box.clear().await.unwrap();
+    search_box
+        .send_keys("architecture" + Key::Enter)
+        .await
+        .unwrap();
+    b.wait_url("term=architecture").await;
+    b.driver
+        .find(By::Css("#search-type option[value=techdocs]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.driver
+        .find(By::Css("form.big-search button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_url("type=techdocs").await;
+    let kinds = b.texts(".result .pill").await;
+    assert!(!kinds.is_empty());
+    assert!(kinds.iter().all(|k| k == "Documentation"), "{kinds:?}");
+    b.wait_text(".result h2 a", "Architecture")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("article.docs-content h1", "Architecture").await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_a_location_once_the_browser_has_a_token() {
+    let served = tempfile::tempdir().unwrap();
+    std::fs::write(
+        served.path().join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: inventory-service\n  title: Inventory service\n  description: Knows what is in stock.\nspec:\n  type: service\n  lifecycle: production\n  owner: team-platform\n",
+    )
+    .unwrap();
+    let files = FileServer::start(served.path()).await;
+    let config = format!(
+        "backend:\n  auth:\n    externalAccess: [{{type: static, options: {{token: {TOKEN}, subject: ui-user}}}}]\n  reading:\n    allow: [{{host: '127.0.0.1:{}'}}]\ncatalog:\n  processingInterval: {{seconds: 1}}\n",
+        files.port
+    );
+    let server = Server::start(&config).await;
+    server.wait_entity("group/default/team-platform").await;
+    let b = Browser::start().await;
+
+    b.open(&server.url("/catalog-import")).await;
+    let url = files.url("catalog-info.yaml");
+    b.driver
+        .find(By::Css("#import-url"))
+        .await
+        .unwrap()
+        .send_keys(url.as_str())
+        .await
+        .unwrap();
+    b.wait_text("form.big-search button", "Analyze")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("table.entities", "Inventory service").await;
+    b.wait_text("table.entities td[data-label=Owner] a", "Platform team")
+        .await;
+    // Writes are guarded and this browser has no token yet: the page says so.
+    b.wait_text("[data-guard-notice]", "guards writes").await;
+    b.axe("the import page").await;
+    b.shot("register").await;
+    b.wait_text("[data-register]", "Register")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("[data-register-result]", "no access token")
+        .await;
+    assert_eq!(
+        server
+            .get("/api/catalog/entities/by-name/component/default/inventory-service")
+            .await
+            .0,
+        404,
+        "nothing was registered"
+    );
+
+    b.open(&server.url("/settings")).await;
+    b.driver
+        .find(By::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(TOKEN)
+        .await
+        .unwrap();
+    b.wait_text("[data-token-form] button", "Save")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("[data-token-status]", "saved").await;
+    b.axe("settings").await;
+
+    // The analysis URL is shareable: it carries what was pasted.
+    b.open(&server.url(&format!(
+        "/catalog-import?url={}",
+        url.replace(':', "%3A").replace('/', "%2F")
+    )))
+    .await;
+    assert_eq!(
+        b.js("return document.querySelector('[data-guard-notice]').hidden")
+            .await,
+        true,
+        "no notice once a token is saved"
+    );
+    b.wait_text("[data-register]", "Register")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("[data-register-result]", "Registered").await;
+    server
+        .wait_entity("component/default/inventory-service")
+        .await;
+    b.open(&server.url("/catalog/default/component/inventory-service"))
+        .await;
+    b.wait_text("h1", "Inventory service").await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_golden_path_runs_through_the_form_to_a_new_component() {
+    let git_host = GitServer::start().await;
+    git_host.create_bare("acme", "orders-api");
+    let host = format!("127.0.0.1:{}", git_host.port);
+    let config = format!(
+        "integrations:\n  git:\n    - host: '{host}'\n      protocol: http\nbackend:\n  auth: {{dangerouslyDisableDefaultAuthPolicy: true}}\n  reading:\n    allow:\n      - host: '{host}'\n  workingDirectory: {{DIR}}/work\ncatalog:\n  locations: [{{type: file, target: '{{DIR}}/catalog/all.yaml'}}]\nscaffolder:\n  defaultAuthor: {{ name: Platform Bot, email: bot@acme.test }}\n"
+    );
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/catalog");
+    let server = Server::start_with(
+        &config,
+        |dir| {
+            copy_dir(&examples, &dir.join("catalog"));
+            // The golden path offers github.com; here the repository host is
+            // the local git server.
+            let template = dir.join("catalog/templates/service-through-cicd/template.yaml");
+            let text = std::fs::read_to_string(&template).unwrap();
+            let changed = text.replace(
+                "allowedHosts: [github.com]",
+                &format!("allowedHosts: ['{host}']"),
+            );
+            assert_ne!(text, changed);
+            std::fs::write(&template, changed).unwrap();
+        },
+        &[],
+    )
+    .await;
+    server
+        .wait_entity("template/default/service-through-cicd")
+        .await;
+    server.wait_entity("group/default/team-payments").await;
+    let b = Browser::start().await;
+
+    b.open(&server.url("/create")).await;
+    b.wait_text(".template-card h2", "Rust service through CI/CD")
+        .await;
+    b.axe("the templates").await;
+    b.shot("create").await;
+    b.wait_text(".template-card a.button", "Choose")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text(".stepper li.current", "About the service")
+        .await;
+    // Required fields are checked on Next, next to the field.
+    b.wait_text("button", "Next").await.click().await.unwrap();
+    b.wait_text(".field .error", "Name is required").await;
+    b.wait_text(".field .error", "Owner is required").await;
+    b.axe("a form step with errors").await;
+    b.driver
+        .find(By::Css("#f-name"))
+        .await
+        .unwrap()
+        .send_keys("orders-api")
+        .await
+        .unwrap();
+    b.driver
+        .find(By::Css("#f-description"))
+        .await
+        .unwrap()
+        .send_keys("Takes orders")
+        .await
+        .unwrap();
+    b.driver
+        .find(By::Css(select_option_css("#f-owner", "team-payments")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.shot("create-form").await;
+    b.wait_text("button", "Next").await.click().await.unwrap();
+    b.wait_text(".stepper li.current", "Repository and environments")
+        .await;
+    b.driver
+        .find(By::Css("#f-repoUrl-owner"))
+        .await
+        .unwrap()
+        .send_keys("acme")
+        .await
+        .unwrap();
+    b.driver
+        .find(By::Css("#f-repoUrl-repo"))
+        .await
+        .unwrap()
+        .send_keys("orders-api")
+        .await
+        .unwrap();
+    for env in ["test", "prod"] {
+        b.driver
+            .find(By::Css(format!(
+                "input[name='f.environments'][value={env}]"
+            )))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    b.axe("the repository step").await;
+    b.wait_text("button", "Review").await.click().await.unwrap();
+    b.wait_text(".review-list", "orders-api").await;
+    b.wait_text(".review-list", "dev, staging").await;
+    b.axe("the review").await;
+    b.wait_text("button[data-create]", "Create")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_url("/create/tasks/").await;
+    // The log streams in; the page shows the outcome when the task ends.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = b
+            .js("const s = document.querySelector('[data-task-status]'); return s ? s.textContent : ''")
+            .await;
+        if status == "completed" {
+            break;
+        }
+        assert!(
+            status != "failed" && Instant::now() < deadline,
+            "task ended {status}: {}",
+            b.texts("[data-log]").await.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = b.texts("[data-log]").await.join("\n");
+    assert!(log.contains("Publish"), "{log}");
+    let statuses = b.texts(".steps [data-step-status]").await;
+    assert!(
+        statuses.iter().all(|s| s == "completed" || s == "skipped"),
+        "{statuses:?}"
+    );
+    b.axe("a finished task").await;
+    b.shot("task").await;
+    b.wait_text(".output a", "Open in catalog")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("h1", "orders-api").await;
+    b.wait_text(".entity-head a", "Payments team").await;
+
+    b.open(&server.url("/create/tasks")).await;
+    b.wait_text("table .status", "completed").await;
+    b.axe("the task list").await;
+    b.quit().await;
+}
+
+// Pages read over plain HTTP: what they must never do with user input, and
+// what they show for refs, errors and pages of results.
+
+async fn page(server: &Server, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+    let r = server.client.get(server.url(path)).send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, r.text().await.unwrap(), headers)
+}
+
+#[tokio::test]
+async fn pages_escape_descriptors_and_show_unknown_refs_and_errors_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog-info.yaml");
+    let good = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: shady\n  title: Shady <b>service</b>\n  description: \"<script>alert('x')</script> & more\"\n  links:\n    - {url: 'javascript:alert(1)', title: Click me}\n    - {url: 'https://runbook.example.com/shady', title: Runbook}\nspec:\n  type: service\n  lifecycle: experimental\n  owner: group:default/nobody\n  system: payments\n";
+    std::fs::write(&file, good).unwrap();
+    let config = format!(
+        "catalog:\n  locations:\n    - {{type: bundled, target: all.yaml}}\n    - {{type: file, target: '{}'}}\n  processingInterval: {{seconds: 1}}\n",
+        file.display()
+    );
+    let server = Server::start(&config).await;
+    server.wait_entity("component/default/shady").await;
+
+    let (status, html, headers) = page(&server, "/catalog?kind=component").await;
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("server-timing"));
+    assert!(html.contains("Shady &lt;b&gt;service&lt;/b&gt;"));
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"));
+    assert!(!html.contains("<script>alert"));
+
+    let (status, html, _) = page(&server, "/catalog/default/component/shady").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("<script>alert") && !html.contains("<b>service"));
+    // The unknown owner is text with a hint; the known system is a link.
+    assert!(
+        html.contains("group:default/nobody <small class=\"hint\">(not in the catalog)</small>")
+    );
+    assert!(!html.contains("href=\"/catalog/default/group/nobody\""));
+    assert!(html.contains("<a href=\"/catalog/default/system/payments\">Payments</a>"));
+    // Only web links become links.
+    assert!(html.contains("<a href=\"https://runbook.example.com/shady\""));
+    assert!(!html.contains("href=\"javascript:"));
+    assert!(html.contains("Click me: <code>javascript:alert(1)</code>"));
+
+    // The descriptor breaks: the entity keeps its page and shows the error,
+    // and the health view lists it.
+    std::fs::write(
+        &file,
+        good.replace("lifecycle: experimental", "lifecycle: {not: a string}"),
+    )
+    .unwrap();
+    let html = server
+        .wait_for(30, "the processing error on the entity page", || async {
+            let (_, html, _) = page(&server, "/catalog/default/component/shady").await;
+            html.contains("Processing errors").then_some(html)
+        })
+        .await;
+    assert!(html.contains("role=\"alert\""));
+    let (_, health, _) = page(&server, "/catalog-health").await;
+    assert!(health.contains("component:default/shady"), "{health}");
+    let (status, home, _) = page(&server, "/").await;
+    assert_eq!(status, 200);
+    assert!(home.contains("with processing errors"));
+
+    // Unknown pages: an HTML page with Backstage's error name and message.
+    let (status, html, _) = page(&server, "/catalog/default/component/nope").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("NotFoundError"));
+    assert!(html.contains("No entity named &#39;component:default/nope&#39;"));
+}
+
+#[tokio::test]
+async fn the_catalog_table_pages_through_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs: String = (0..30)
+        .map(|i| {
+            format!(
+                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc-{i:02}\nspec:\n  type: library\n  lifecycle: production\n  owner: team-a\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("many.yaml"), docs).unwrap();
+    let config = format!(
+        "catalog:\n  locations: [{{type: file, target: '{}/many.yaml'}}]\n",
+        dir.path().display()
+    );
+    let server = Server::start(&config).await;
+    server.wait_entity("component/default/svc-29").await;
+    let names = |html: &str| -> Vec<String> {
+        html.split("<td data-label=\"Name\"><a href=\"/catalog/default/component/")
+            .skip(1)
+            .filter_map(|s| s.split('"').next().map(str::to_string))
+            .collect()
+    };
+    let (_, first, _) = page(&server, "/catalog?kind=component&type=library").await;
+    let first_names = names(&first);
+    assert_eq!(first_names.len(), 25);
+    assert_eq!(first_names[0], "svc-00");
+    let next = first
+        .split("<a rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a next link")
+        .replace("&amp;", "&");
+    assert!(next.contains("type=library"), "{next}");
+    let (_, second, _) = page(&server, &next).await;
+    assert_eq!(
+        names(&second),
+        ["svc-25", "svc-26", "svc-27", "svc-28", "svc-29"]
+    );
+    assert!(!second.contains("rel=\"next\""));
+    let prev = second
+        .split("<a rel=\"prev\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a previous link")
+        .replace("&amp;", "&");
+    let (_, back, _) = page(&server, &prev).await;
+    assert_eq!(names(&back), first_names);
+}
