@@ -82,5 +82,7 @@ done
   if [ -f bench/results-scaffolder.md ]; then echo; cat bench/results-scaffolder.md; fi
   # The TechDocs figures come from bench/techdocs.sh.
   if [ -f bench/results-techdocs.md ]; then echo; cat bench/results-techdocs.md; fi
+  # The web UI figures come from bench/ui.sh.
+  if [ -f bench/results-ui.md ]; then echo; cat bench/results-ui.md; fi
 } >docs/benchmarks.md
 cat docs/benchmarks.md

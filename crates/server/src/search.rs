@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use greenroom_model::refs::EntityRef;
-use greenroom_store::{DocEntry, EntityQuery, FullTextFilter, Store};
+use greenroom_store::{DocEntry, EntityQuery, FullTextFilter, Order, OrderField, Store};
 use greenroom_techdocs::{DocsService, Triplet};
 use serde_json::{Value, json};
 
@@ -168,7 +168,12 @@ pub(crate) async fn search(
                     "metadata.description".into(),
                 ],
             }),
-            order: None,
+            // In name order the store checks candidates one by one and stops
+            // at the cap, instead of matching the term against every entity.
+            order: Some(OrderField {
+                field: "metadata.name".into(),
+                order: Order::Asc,
+            }),
         };
         let found = state
             .store

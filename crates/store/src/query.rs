@@ -222,9 +222,61 @@ fn compile_set(p: &Predicate, sql: &mut Sql) {
     }
 }
 
-/// The id set of a query: its filter intersected with its full-text match.
-fn compile_query_set(q: &EntityQuery, sql: &mut Sql) {
-    let full_text = q.full_text.as_ref().and_then(|ft| {
+/// The same predicate as a condition on the row aliased `s`: each leaf is a
+/// primary-key lookup for that one entity. Cheap for an ordered walk that
+/// stops after a page, where materializing a large id set is not.
+fn compile_row(p: &Predicate, sql: &mut Sql) {
+    let join = |ps: &[Predicate], op: &str, sql: &mut Sql| {
+        sql.push("(");
+        for (i, child) in ps.iter().enumerate() {
+            if i > 0 {
+                sql.push(op);
+            }
+            compile_row(child, sql);
+        }
+        sql.push(")");
+    };
+    match p {
+        Predicate::All(ps) if ps.is_empty() => {
+            sql.push("1 = 1");
+        }
+        Predicate::Any(ps) if ps.is_empty() => {
+            sql.push("1 = 0");
+        }
+        Predicate::All(ps) => join(ps, " AND ", sql),
+        Predicate::Any(ps) => join(ps, " OR ", sql),
+        Predicate::Not(inner) => {
+            sql.push("NOT (");
+            compile_row(inner, sql);
+            sql.push(")");
+        }
+        Predicate::Field { key, op } => {
+            let negated = matches!(op, FieldOp::Exists(false));
+            sql.push(if negated { "NOT EXISTS" } else { "EXISTS" })
+                .push(" (SELECT 1 FROM search f WHERE f.key = ")
+                .bind(key.clone());
+            match op {
+                FieldOp::Eq(v) => {
+                    sql.push(" AND f.value = ").bind(v.clone());
+                }
+                FieldOp::In(vs) => {
+                    sql.push(" AND f.value IN ").bind_list(vs.iter());
+                }
+                FieldOp::HasPrefix(prefix) => {
+                    sql.push(" AND f.value >= ").bind(prefix.clone());
+                    sql.push(" AND f.value < ")
+                        .bind(format!("{prefix}\u{10FFFF}"));
+                }
+                FieldOp::Exists(_) => {}
+            }
+            sql.push(" AND f.entity_id = s.entity_id)");
+        }
+    }
+}
+
+/// A query's full-text term and the fields it looks in (lower-cased).
+fn full_text_of(q: &EntityQuery) -> Option<(String, Vec<String>)> {
+    q.full_text.as_ref().and_then(|ft| {
         let term = ft.term.trim().to_lowercase();
         (!term.is_empty()).then(|| {
             let fields: Vec<String> = if ft.fields.is_empty() {
@@ -238,7 +290,48 @@ fn compile_query_set(q: &EntityQuery, sql: &mut Sql) {
             };
             (term, fields)
         })
-    });
+    })
+}
+
+/// `compile_query_set` as a condition on the row aliased `s`.
+fn compile_query_row(q: &EntityQuery, sql: &mut Sql) {
+    match &q.filter {
+        Some(f) => compile_row(f, sql),
+        None => {
+            sql.push("1 = 1");
+        }
+    };
+    if let Some((term, fields)) = full_text_of(q) {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM search f WHERE f.entity_id = s.entity_id AND f.key IN ",
+        )
+        .bind_list(fields.iter());
+        sql.push(" AND f.value LIKE ")
+            .bind(format!("%{}%", escape_like(&term)))
+            .push(" ESCAPE '\\')");
+    }
+}
+
+/// Continues a walk after the cursor's row: `value >= v` bounds the index
+/// range (an OR alone would scan from the start), the rest breaks ties by id.
+fn push_after(sql: &mut Sql, alias: &str, cmp: &str, c: &Cursor) {
+    let (v, id) = (c.sort_value(), c.last_id());
+    sql.push(&format!(" AND {alias}value {cmp}= "))
+        .bind(v.clone());
+    sql.push(&format!(" AND ({alias}value {cmp} "))
+        .bind(v)
+        .push(&format!(" OR {alias}entity_id {cmp} "))
+        .bind(id)
+        .push(")");
+}
+
+/// Candidates an ordered page walks row by row before it falls back to
+/// computing the whole id set (a filter matching only a few entities).
+const ROW_WALK: i64 = 4000;
+
+/// The id set of a query: its filter intersected with its full-text match.
+fn compile_query_set(q: &EntityQuery, sql: &mut Sql) {
+    let full_text = full_text_of(q);
     match (&q.filter, &full_text) {
         (None, None) => {
             sql.push(ALL_IDS);
@@ -382,29 +475,63 @@ impl Store {
             (">", "ASC")
         };
 
+        let filtered = q.filter.is_some() || q.full_text.is_some();
         let mut sql = Sql::new("");
+        let mut rows = Vec::new();
         if let Some(order) = &q.order {
             // Walk the order field's rows in (value, id) order; an entity with
-            // several values (an array) is placed at its lowest one.
-            sql.push("SELECT fe.entity_id, fe.final_entity, s.value FROM search s JOIN final_entities fe ON fe.entity_id = s.entity_id WHERE s.key = ")
-                .bind(order.field.to_lowercase());
-            sql.push(" AND s.value <> ").bind(TOO_LONG);
-            sql.push(" AND NOT EXISTS (SELECT 1 FROM search s2 WHERE s2.entity_id = s.entity_id AND s2.key = s.key AND s2.value < s.value)");
-            if q.filter.is_some() || q.full_text.is_some() {
-                sql.push(" AND s.entity_id IN (");
-                compile_query_set(&q, &mut sql);
-                sql.push(")");
+            // several values (an array) is placed at its lowest one. With a
+            // filter, the first ROW_WALK candidates are checked row by row;
+            // only when they hold less than a page does the walk go on with
+            // the filter's whole id set.
+            let walk = |bounded: bool, sql: &mut Sql| {
+                sql.push("SELECT fe.entity_id, fe.final_entity, s.value FROM ");
+                if bounded {
+                    sql.push("(SELECT key, value, entity_id FROM search WHERE key = ")
+                        .bind(order.field.to_lowercase());
+                    sql.push(" AND value <> ").bind(TOO_LONG);
+                    if let Some(c) = cursor {
+                        push_after(sql, "", cmp, c);
+                    }
+                    sql.push(&format!(" ORDER BY value {dir}, entity_id {dir} LIMIT "))
+                        .bind_int(ROW_WALK)
+                        .push(") s");
+                } else {
+                    sql.push("search s");
+                }
+                sql.push(" JOIN final_entities fe ON fe.entity_id = s.entity_id WHERE s.key = ")
+                    .bind(order.field.to_lowercase());
+                sql.push(" AND s.value <> ").bind(TOO_LONG);
+                sql.push(" AND NOT EXISTS (SELECT 1 FROM search s2 WHERE s2.entity_id = s.entity_id AND s2.key = s.key AND s2.value < s.value)");
+                if bounded {
+                    sql.push(" AND ");
+                    compile_query_row(&q, sql);
+                } else if filtered {
+                    sql.push(" AND s.entity_id IN (");
+                    compile_query_set(&q, sql);
+                    sql.push(")");
+                }
+                if let Some(c) = cursor.filter(|_| !bounded) {
+                    push_after(sql, "s.", cmp, c);
+                }
+                sql.push(&format!(" ORDER BY s.value {dir}, s.entity_id {dir}"));
+                sql.push(" LIMIT ").bind_int(limit + 1);
+            };
+            if filtered && offset.is_none_or(|o| o <= 0) {
+                let mut bounded = Sql::new("");
+                walk(true, &mut bounded);
+                let found = bounded.query().fetch_all(&self.pool).await?;
+                if found.len() as i64 > limit {
+                    rows = found;
+                }
             }
-            if let Some(c) = cursor {
-                let (v, id) = (c.sort_value(), c.last_id());
-                sql.push(&format!(" AND (s.value {cmp} ")).bind(v.clone());
-                sql.push(" OR (s.value = ")
-                    .bind(v)
-                    .push(&format!(" AND s.entity_id {cmp} "))
-                    .bind(id)
-                    .push("))");
+            if rows.is_empty() {
+                walk(false, &mut sql);
+                if let Some(off) = offset.filter(|o| *o > 0 && cursor.is_none()) {
+                    sql.push(" OFFSET ").bind_int(off);
+                }
+                rows = sql.query().fetch_all(&self.pool).await?;
             }
-            sql.push(&format!(" ORDER BY s.value {dir}, s.entity_id {dir}"));
         } else {
             sql.push("SELECT fe.entity_id, fe.final_entity, NULL FROM (");
             compile_query_set(&q, &mut sql);
@@ -414,12 +541,12 @@ impl Store {
                     .bind(c.last_id());
             }
             sql.push(&format!(" ORDER BY m.entity_id {dir}"));
+            sql.push(" LIMIT ").bind_int(limit + 1);
+            if let Some(off) = offset.filter(|o| *o > 0 && cursor.is_none()) {
+                sql.push(" OFFSET ").bind_int(off);
+            }
+            rows = sql.query().fetch_all(&self.pool).await?;
         }
-        sql.push(" LIMIT ").bind_int(limit + 1);
-        if let Some(off) = offset.filter(|o| *o > 0 && cursor.is_none()) {
-            sql.push(" OFFSET ").bind_int(off);
-        }
-        let rows = sql.query().fetch_all(&self.pool).await?;
         let has_more = rows.len() as i64 > limit;
         let mut page: Vec<(String, String, Option<String>)> = Vec::new();
         for row in rows.iter().take(limit.max(0) as usize) {

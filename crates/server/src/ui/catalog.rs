@@ -19,7 +19,9 @@ const PAGE_SIZE: i64 = 25;
 /// the catalog field it filters on, and its label.
 const FILTERS: &[(&str, &str, &str)] = &[
     ("type", "spec.type", "Type"),
-    ("owner", "spec.owner", "Owner"),
+    // The relation, not spec.owner: `team-a` and `group:default/team-a`
+    // are one owner.
+    ("owner", "relations.ownedBy", "Owner"),
     ("lifecycle", "spec.lifecycle", "Lifecycle"),
     ("tag", "metadata.tags", "Tag"),
     ("namespace", "metadata.namespace", "Namespace"),
@@ -29,7 +31,9 @@ const FILTERS: &[(&str, &str, &str)] = &[
 const SORTS: &[(&str, &str, &str)] = &[
     ("name", "metadata.name", "Name"),
     ("type", "spec.type", "Type"),
-    ("owner", "spec.owner", "Owner"),
+    // The relation, not spec.owner: `team-a` and `group:default/team-a`
+    // are one owner.
+    ("owner", "relations.ownedBy", "Owner"),
     ("lifecycle", "spec.lifecycle", "Lifecycle"),
 ];
 

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use greenroom_model::query::{FieldOp, Predicate};
 use greenroom_model::refs::EntityRef;
-use greenroom_store::{EntityQuery, Order, OrderField};
+use greenroom_store::{Cursor, EntityQuery, Order, OrderField};
 use greenroom_techdocs::Triplet;
 use greenroom_techdocs::markdown::sanitize;
 use serde_json::{Value, json};
@@ -20,7 +20,11 @@ use crate::error::ApiError;
 
 const TECHDOCS_REF: &str = "metadata.annotations.backstage.io/techdocs-ref";
 
-pub async fn index(State(state): State<Arc<AppState>>) -> Page {
+const PAGE_SIZE: i64 = 50;
+
+pub async fn index(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Page {
+    let params = crate::body::Params::parse(q.as_deref());
+    let cursor = params.one("cursor").and_then(|c| Cursor::decode(c).ok());
     let query = EntityQuery {
         filter: Some(Predicate::Field {
             key: TECHDOCS_REF.into(),
@@ -34,8 +38,13 @@ pub async fn index(State(state): State<Arc<AppState>>) -> Page {
     };
     let page = state
         .store
-        .query_entities(Some(&query), None, 500, None, true)
+        .query_entities(Some(&query), cursor.as_ref(), PAGE_SIZE, None, true)
         .await?;
+    let page_link = |c: &Option<String>| {
+        c.as_deref()
+            .map(|c| format!("/docs?cursor={}", view::urlencode(c)))
+    };
+    let (next, prev) = (page_link(&page.next_cursor), page_link(&page.prev_cursor));
     let entities: Vec<Value> = page
         .items
         .iter()
@@ -57,7 +66,7 @@ pub async fn index(State(state): State<Arc<AppState>>) -> Page {
         &state,
         "docs_index.html",
         "docs",
-        json!({ "title": "Documentation", "rows": rows, "total": page.total_items }),
+        json!({ "title": "Documentation", "rows": rows, "total": page.total_items, "next": next, "prev": prev }),
     )
 }
 
@@ -202,7 +211,7 @@ async fn show(
         );
         return Ok(Redirect::temporary(&target).into_response());
     };
-    let mut response = render(
+    render(
         &state,
         "docs_page.html",
         "docs",
@@ -216,11 +225,7 @@ async fn show(
             "toc": toc.map(sanitize),
             "footer": footer.map(sanitize),
         }),
-    )?;
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("accept"));
-    Ok(response)
+    )
 }
 
 /// The `<title>` of a built page is escaped HTML; the template escapes again.

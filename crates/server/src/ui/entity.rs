@@ -32,6 +32,9 @@ const RELATIONS: &[(&str, &str)] = &[
     ("ownerOf", "Owns"),
 ];
 
+/// Rows per relation table (and lookups per relation type).
+const MAX_ROWS: usize = 50;
+
 fn has_part_heading(kind: &str, part_kind: &str) -> String {
     match (
         kind.to_lowercase().as_str(),
@@ -91,7 +94,30 @@ pub async fn page(
             ))
         })
         .collect();
-    let mut wanted: Vec<String> = relations.iter().map(|(_, t)| t.clone()).collect();
+    // A big group owns thousands of entities: each relation lists (and
+    // looks up) its first MAX_ROWS targets and says how many there are.
+    let mut per_type: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let relations: Vec<(String, String, bool)> = relations
+        .into_iter()
+        .map(|(t, target)| {
+            let n = per_type
+                .entry(
+                    RELATIONS
+                        .iter()
+                        .find(|(r, _)| *r == t)
+                        .map_or("", |(r, _)| r),
+                )
+                .or_default();
+            *n += 1;
+            let shown = *n <= MAX_ROWS;
+            (t, target, shown)
+        })
+        .collect();
+    let mut wanted: Vec<String> = relations
+        .iter()
+        .filter(|(_, _, shown)| *shown)
+        .map(|(_, t, _)| t.clone())
+        .collect();
     wanted.extend(
         view::ref_fields(&entity)
             .into_iter()
@@ -99,10 +125,10 @@ pub async fn page(
     );
     let links = Links::resolve(&state.store, &wanted).await?;
 
-    let mut tables: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut tables: Vec<(String, Vec<Value>, usize)> = Vec::new();
     let mut nodes = Vec::new();
     for (rel_type, heading) in RELATIONS {
-        for (t, target) in relations.iter().filter(|(t, _)| t == rel_type) {
+        for (t, target, shown) in relations.iter().filter(|(t, _, _)| t == rel_type) {
             let Some(target_ref) = view::parse_ref(target, "component", "default") else {
                 continue;
             };
@@ -111,6 +137,12 @@ pub async fn page(
             } else {
                 (*heading).to_string()
             };
+            if !shown {
+                if let Some((_, _, hidden)) = tables.iter_mut().find(|(h, _, _)| *h == heading) {
+                    *hidden += 1;
+                }
+                continue;
+            }
             let found = links.entity(target);
             let row = match found {
                 Some(e) => {
@@ -134,15 +166,33 @@ pub async fn page(
                 href: found.map(|_| view::entity_href(&target_ref)),
                 relation: t.clone(),
             });
-            match tables.iter_mut().find(|(h, _)| *h == heading) {
-                Some((_, rows)) => rows.push(row),
-                None => tables.push((heading, vec![row])),
+            match tables.iter_mut().find(|(h, _, _)| *h == heading) {
+                Some((_, rows, _)) => rows.push(row),
+                None => tables.push((heading, vec![row], 0)),
             }
         }
     }
+    let owner_filter = format!(
+        "/catalog?kind=all&owner={}",
+        view::urlencode(&format!(
+            "{}:{}/{}",
+            me.kind.to_lowercase(),
+            me.namespace,
+            me.name
+        ))
+    );
     let tables: Vec<Value> = tables
         .into_iter()
-        .map(|(heading, rows)| json!({ "heading": heading, "rows": rows }))
+        .map(|(heading, rows, hidden)| {
+            let more = (hidden > 0).then(|| {
+                json!({
+                    "count": hidden,
+                    "total": rows.len() + hidden,
+                    "href": (heading == "Owns").then(|| owner_filter.clone()),
+                })
+            });
+            json!({ "heading": heading, "rows": rows, "more": more })
+        })
         .collect();
 
     let annotations = entity
