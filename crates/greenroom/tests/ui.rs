@@ -731,7 +731,13 @@ async fn the_golden_path_runs_through_the_form_to_a_new_component() {
 // what they show for refs, errors and pages of results.
 
 async fn page(server: &Server, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
-    let r = server.client.get(server.url(path)).send().await.unwrap();
+    let r = server
+        .client
+        .get(server.url(path))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, r.text().await.unwrap(), headers)
@@ -796,6 +802,12 @@ async fn pages_escape_descriptors_and_show_unknown_refs_and_errors_as_text() {
     assert_eq!(status, 404);
     assert!(html.contains("NotFoundError"));
     assert!(html.contains("No entity named &#39;component:default/nope&#39;"));
+    // Clients that do not ask for HTML get Backstage's error body.
+    let (status, body) = server.get("/catalog/default/component/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["name"], "NotFoundError");
+    assert_eq!(body["request"]["url"], "/catalog/default/component/nope");
+    assert_eq!(body["response"]["statusCode"], 404);
 }
 
 #[tokio::test]

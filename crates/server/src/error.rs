@@ -97,6 +97,11 @@ pub async fn error_body(request: Request, next: Next) -> Response {
     let Some(error) = response.extensions().get::<ApiError>().cloned() else {
         return response;
     };
+    json_error(error, &method, &url)
+}
+
+/// Backstage's error body for `error`, answering `method url`.
+pub fn json_error(error: ApiError, method: &str, url: &str) -> Response {
     let status = error.status();
     let mut body = json!({
         "error": { "name": error.name, "message": error.message },

@@ -517,7 +517,7 @@ impl Store {
                 sql.push(&format!(" ORDER BY s.value {dir}, s.entity_id {dir}"));
                 sql.push(" LIMIT ").bind_int(limit + 1);
             };
-            if filtered && offset.is_none_or(|o| o <= 0) {
+            if filtered && offset.is_none_or(|o| o <= 0) && !self.has_small_leaf(&q).await? {
                 let mut bounded = Sql::new("");
                 walk(true, &mut bounded);
                 let found = bounded.query().fetch_all(&self.pool).await?;
@@ -595,6 +595,40 @@ impl Store {
             next_cursor,
             prev_cursor,
         })
+    }
+
+    /// Whether the query's filter must hold a leaf that matches fewer than
+    /// ROW_WALK rows (`kind=template`): its id set is then cheaper to build
+    /// than a row-by-row walk that would not find a page anyway.
+    async fn has_small_leaf(&self, q: &EntityQuery) -> Result<bool, StoreError> {
+        let leaves: Vec<&Predicate> = match &q.filter {
+            Some(Predicate::All(ps)) => ps.iter().collect(),
+            Some(leaf @ Predicate::Field { .. }) => vec![leaf],
+            _ => Vec::new(),
+        };
+        for leaf in leaves {
+            let Predicate::Field { key, op } = leaf else {
+                continue;
+            };
+            let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM search WHERE key = ");
+            sql.bind(key.clone());
+            match op {
+                FieldOp::Eq(v) => {
+                    sql.push(" AND value = ").bind(v.clone());
+                }
+                FieldOp::In(vs) => {
+                    sql.push(" AND value IN ").bind_list(vs.iter());
+                }
+                FieldOp::Exists(true) => {}
+                _ => continue,
+            }
+            sql.push(" LIMIT ").bind_int(ROW_WALK).push(") n");
+            let n: i64 = sql.query().fetch_one(&self.pool).await?.try_get(0)?;
+            if n < ROW_WALK {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Legacy `GET /entities` with offset/limit: every order field applies and

@@ -40,9 +40,10 @@ const SORTS: &[(&str, &str, &str)] = &[
 /// Options offered per filter; rarer values can still be typed into the URL.
 const MAX_OPTIONS: usize = 200;
 
+/// A filter leaf; the store matches keys and values lower-cased.
 fn eq(key: &str, value: &str) -> Predicate {
     Predicate::Field {
-        key: key.into(),
+        key: key.to_lowercase(),
         op: FieldOp::Eq(value.to_lowercase()),
     }
 }

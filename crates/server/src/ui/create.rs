@@ -13,19 +13,15 @@ use greenroom_store::{EntityQuery, Order, OrderField, TaskFilter, TaskOrderField
 use serde_json::{Map, Value, json};
 
 use super::form::{self, Choices};
-use super::view::{self, Links};
+use super::view::{self, Links, text};
 use super::{Page, UiError, render};
 use crate::AppState;
 use crate::body::Params;
 use crate::error::ApiError;
 
-fn text<'a>(e: &'a Value, pointer: &str) -> &'a str {
-    e.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
-
 fn field_in(key: &str, values: Vec<String>) -> Predicate {
     Predicate::Field {
-        key: key.into(),
+        key: key.to_lowercase(),
         op: FieldOp::In(values.into_iter().map(|v| v.to_lowercase()).collect()),
     }
 }
@@ -434,9 +430,7 @@ pub async fn task(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
                 return Some(link);
             }
             let url = text(l, "/url");
-            let lower = url.to_lowercase();
-            let href = (lower.starts_with("http://") || lower.starts_with("https://") || url.starts_with('/'))
-                .then(|| url.to_string());
+            let href = view::safe_url(url);
             Some(json!({ "text": if title.is_empty() { url } else { title }, "href": href, "hint": if href.is_none() { "not a web link" } else { "" } }))
         })
         .collect();

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use greenroom_model::refs::{EntityRef, is_javascript_url};
+use greenroom_model::refs::EntityRef;
 use serde_json::{Value, json};
 
 use super::graph::{self, Node};
-use super::view::{self, Links};
+use super::view::{self, Links, safe_url, text};
 use super::{Page, UiError, render};
 use crate::AppState;
 use crate::body::Params;
@@ -47,21 +47,6 @@ fn has_part_heading(kind: &str, part_kind: &str) -> String {
         (_, "system") => "Systems".into(),
         (_, other) => format!("Parts ({other})"),
     }
-}
-
-fn text<'a>(e: &'a Value, pointer: &str) -> &'a str {
-    e.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
-
-/// Only http(s) and mailto links become `href`s; anything else (a
-/// `javascript:` URL in a descriptor) is shown as text.
-fn safe_url(url: &str) -> Option<String> {
-    let lower = url.trim().to_lowercase();
-    let ok = (lower.starts_with("https://")
-        || lower.starts_with("http://")
-        || lower.starts_with("mailto:"))
-        && !is_javascript_url(url);
-    ok.then(|| url.trim().to_string())
 }
 
 /// `url:https://…` (Backstage's source-location form) → the URL.

@@ -111,7 +111,28 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/search", get(search::page))
         .route("/settings", get(settings))
         .route("/static/{file}", get(asset))
+        .layer(axum::middleware::from_fn(negotiate_errors))
         .layer(axum::middleware::from_fn(timing))
+}
+
+/// Browsers get error pages; other clients (curl, scripts) Backstage's JSON
+/// error body, as from the API.
+async fn negotiate_errors(request: Request, next: Next) -> Response {
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let method = request.method().to_string();
+    let url = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    let response = next.run(request).await;
+    match response.extensions().get::<ApiError>().cloned() {
+        Some(error) if !wants_html => crate::error::json_error(error, &method, &url),
+        _ => response,
+    }
 }
 
 /// Tells the browser (and the benchmark) how long the server spent.
@@ -143,10 +164,12 @@ impl IntoResponse for UiError {
             "name": self.0.name,
             "message": self.0.message,
         });
-        match render_raw("error.html", &ctx) {
+        let mut response = match render_raw("error.html", &ctx) {
             Ok(html) => (status, html_headers(), html).into_response(),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
-        }
+        };
+        response.extensions_mut().insert(self.0);
+        response
     }
 }
 

@@ -3,14 +3,27 @@
 
 use std::collections::HashMap;
 
-use greenroom_model::refs::EntityRef;
+use greenroom_model::refs::{EntityRef, is_javascript_url};
 use greenroom_store::Store;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
 
-fn text<'a>(e: &'a Value, pointer: &str) -> &'a str {
+/// A string at `pointer`, or "" when absent or not a string.
+pub fn text<'a>(e: &'a Value, pointer: &str) -> &'a str {
     e.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Only http(s) and mailto URLs (and paths of this portal) become `href`s;
+/// anything else from a descriptor (a `javascript:` URL) is shown as text.
+pub fn safe_url(url: &str) -> Option<String> {
+    let url = url.trim();
+    let lower = url.to_lowercase();
+    let web = lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || lower.starts_with("mailto:");
+    let local = url.starts_with('/') && !url.starts_with("//");
+    ((web || local) && !is_javascript_url(url)).then(|| url.to_string())
 }
 
 /// The page of an entity in the UI.

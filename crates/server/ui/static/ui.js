@@ -112,6 +112,21 @@
       });
     }
 
+    var cancel = document.querySelector("[data-cancel]");
+    if (cancel) {
+      var cancelled = document.querySelector("[data-cancel-result]");
+      cancel.addEventListener("click", function () {
+        cancel.disabled = true;
+        api("POST", "/api/scaffolder/v2/tasks/" + encodeURIComponent(cancel.getAttribute("data-cancel")) + "/cancel")
+          .then(function (res) {
+            if (res.status === 200) { show(cancelled, "Cancelling: the current step stops, the rest are skipped."); return; }
+            cancel.disabled = false;
+            show(cancelled, explain(res));
+          })
+          .catch(function (e) { cancel.disabled = false; show(cancelled, String(e)); });
+      });
+    }
+
     var task = document.querySelector("[data-task]");
     if (task && task.getAttribute("data-finished") !== "true" && window.EventSource) {
       var id = task.getAttribute("data-task");
