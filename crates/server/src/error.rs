@@ -88,16 +88,21 @@ impl IntoResponse for ApiError {
 
 /// Fills in the error body with the request's method and plugin-relative URL.
 pub async fn error_body(request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
-    let url = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    let (method, url) = request_line(&request);
     let response = next.run(request).await;
     let Some(error) = response.extensions().get::<ApiError>().cloned() else {
         return response;
     };
     json_error(error, &method, &url)
+}
+
+/// The method and path-and-query an error body reports.
+pub fn request_line(request: &Request) -> (String, String) {
+    let url = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    (request.method().to_string(), url)
 }
 
 /// Backstage's error body for `error`, answering `method url`.

@@ -68,10 +68,8 @@ pub async fn home(State(state): State<Arc<AppState>>) -> Page {
             false,
         )
         .await?;
-    let templates: Vec<Value> = templates
-        .items
-        .iter()
-        .filter_map(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+    let templates: Vec<Value> = view::entities_of(&templates)
+        .into_iter()
         .map(|t| super::create::card(&t))
         .collect();
     let errors = state.store.processing_errors().await?.len();
@@ -154,11 +152,7 @@ pub async fn list(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> 
         .store
         .query_entities(Some(&query), cursor.as_ref(), PAGE_SIZE, None, true)
         .await?;
-    let entities: Vec<Value> = page
-        .items
-        .iter()
-        .filter_map(|raw| serde_json::from_str(raw.get()).ok())
-        .collect();
+    let entities: Vec<Value> = view::entities_of(&page);
     let links = Links::resolve(&state.store, &view::row_refs(&entities)).await?;
     let rows: Vec<Value> = entities.iter().map(|e| view::row(e, &links)).collect();
 

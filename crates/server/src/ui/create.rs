@@ -61,11 +61,7 @@ pub async fn templates(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery
             false,
         )
         .await?;
-    let all: Vec<Value> = page
-        .items
-        .iter()
-        .filter_map(|raw| serde_json::from_str(raw.get()).ok())
-        .collect();
+    let all: Vec<Value> = view::entities_of(&page);
     let mut types: Vec<String> = all
         .iter()
         .map(|t| text(t, "/spec/type").to_string())
@@ -190,10 +186,8 @@ async fn choices(state: &AppState, pages: &[Value]) -> Result<Choices, UiError> 
                 .store
                 .query_entities(Some(&query), None, 301, None, false)
                 .await?;
-            let list = found
-                .items
-                .iter()
-                .filter_map(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+            let list = view::entities_of(&found)
+                .into_iter()
                 .map(|e| {
                     let r = view::entity_ref_of(&e);
                     let value = format!("{}:{}/{}", r.kind.to_lowercase(), r.namespace, r.name);

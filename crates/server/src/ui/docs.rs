@@ -45,11 +45,7 @@ pub async fn index(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) ->
             .map(|c| format!("/docs?cursor={}", view::urlencode(c)))
     };
     let (next, prev) = (page_link(&page.next_cursor), page_link(&page.prev_cursor));
-    let entities: Vec<Value> = page
-        .items
-        .iter()
-        .filter_map(|raw| serde_json::from_str(raw.get()).ok())
-        .collect();
+    let entities: Vec<Value> = view::entities_of(&page);
     let links = Links::resolve(&state.store, &view::row_refs(&entities)).await?;
     let rows: Vec<Value> = entities
         .iter()

@@ -123,11 +123,7 @@ async fn negotiate_errors(request: Request, next: Next) -> Response {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
-    let method = request.method().to_string();
-    let url = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    let (method, url) = crate::error::request_line(&request);
     let response = next.run(request).await;
     match response.extensions().get::<ApiError>().cloned() {
         Some(error) if !wants_html => crate::error::json_error(error, &method, &url),

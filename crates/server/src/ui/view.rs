@@ -165,3 +165,11 @@ pub fn row_refs(entities: &[Value]) -> Vec<String> {
         .map(|(_, r)| r.to_string())
         .collect()
 }
+
+/// The entities of a store page, parsed (the store hands out raw JSON).
+pub fn entities_of(page: &greenroom_store::EntitiesPage) -> Vec<Value> {
+    page.items
+        .iter()
+        .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+        .collect()
+}
