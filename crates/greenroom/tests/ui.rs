@@ -759,6 +759,12 @@ async fn pages_escape_descriptors_and_show_unknown_refs_and_errors_as_text() {
     let (status, html, headers) = page(&server, "/catalog?kind=component").await;
     assert_eq!(status, 200);
     assert!(headers.contains_key("server-timing"));
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
     assert!(html.contains("Shady &lt;b&gt;service&lt;/b&gt;"));
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"));
     assert!(!html.contains("<script>alert"));

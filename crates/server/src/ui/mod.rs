@@ -171,7 +171,7 @@ impl IntoResponse for UiError {
 
 pub(crate) type Page = Result<Response, UiError>;
 
-fn html_headers() -> [(header::HeaderName, HeaderValue); 2] {
+fn html_headers() -> [(header::HeaderName, HeaderValue); 4] {
     [
         (
             header::CONTENT_TYPE,
@@ -179,6 +179,18 @@ fn html_headers() -> [(header::HeaderName, HeaderValue); 2] {
         ),
         // Pages show live catalog state; never serve a stale copy.
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        // Only the portal's own script runs, even if some text slipped past
+        // escaping; docs may show images from anywhere.
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'",
+            ),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
     ]
 }
 
