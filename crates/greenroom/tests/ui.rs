@@ -727,6 +727,43 @@ async fn the_golden_path_runs_through_the_form_to_a_new_component() {
     b.quit().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_page_streams_its_log_and_cancels_through_the_api() {
+    let slow = common::data_dir().join("scaffolder/tasks/slow.yaml");
+    let config = format!(
+        "backend:\n  auth: {{dangerouslyDisableDefaultAuthPolicy: true}}\ncatalog:\n  locations: [{{type: file, target: '{}'}}]\n",
+        slow.display()
+    );
+    let server = Server::start(&config).await;
+    server.wait_entity("template/default/slow").await;
+    let b = Browser::start().await;
+
+    // A template without parameters goes straight to the review.
+    b.open(&server.url("/create/templates/default/slow")).await;
+    b.wait_text(".stepper li.current", "Review").await;
+    b.wait_text("button[data-create]", "Create")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_url("/create/tasks/").await;
+    // The log arrives over the event stream while the page stays open.
+    b.wait_text("[data-log]", "waiting").await;
+    b.wait_text("[data-step=wait] [data-step-status]", "processing")
+        .await;
+    b.axe("a running task").await;
+    b.wait_text("button[data-cancel]", "Cancel")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("[data-task-status]", "cancelled").await;
+    let after = b.texts("[data-step=after] [data-step-status]").await;
+    assert_ne!(after, ["completed"], "the step after the wait never ran");
+    assert!(!b.texts("[data-log]").await[0].contains("after the wait"));
+    b.quit().await;
+}
+
 // Pages read over plain HTTP: what they must never do with user input, and
 // what they show for refs, errors and pages of results.
 
@@ -802,6 +839,14 @@ async fn pages_escape_descriptors_and_show_unknown_refs_and_errors_as_text() {
     let (status, home, _) = page(&server, "/").await;
     assert_eq!(status, 200);
     assert!(home.contains("with processing errors"));
+
+    // Groups list their members, parent and what they own; users their groups.
+    let (_, group, _) = page(&server, "/catalog/default/group/team-payments").await;
+    for heading in ["Members", "Parent group", "Owns"] {
+        assert!(group.contains(&format!("\">{heading}</h2>")), "{heading}");
+    }
+    let (_, user, _) = page(&server, "/catalog/default/user/ada").await;
+    assert!(user.contains("\">Groups</h2>"));
 
     // Unknown pages: an HTML page with Backstage's error name and message.
     let (status, html, _) = page(&server, "/catalog/default/component/nope").await;
