@@ -511,7 +511,12 @@ async fn register_a_location_once_the_browser_has_a_token() {
         .click()
         .await
         .unwrap();
-    b.wait_text("table.entities", "Inventory service").await;
+    let found = b
+        .wait_text("table.entities td[data-label=Name]", "Inventory service")
+        .await;
+    // Not registered yet: no link to a page that does not exist.
+    assert!(found.text().await.unwrap().contains("(new)"));
+    assert!(found.find(By::Css("a")).await.is_err());
     b.wait_text("table.entities td[data-label=Owner] a", "Platform team")
         .await;
     // Writes are guarded and this browser has no token yet: the page says so.
@@ -571,6 +576,11 @@ async fn register_a_location_once_the_browser_has_a_token() {
     server
         .wait_entity("component/default/inventory-service")
         .await;
+    // Analyzed again, it is in the catalog: a link, and registering refreshes it.
+    b.driver.refresh().await.unwrap();
+    b.wait_text("table.entities td[data-label=Name] a", "Inventory service")
+        .await;
+    b.wait_text(".card p", "already registered").await;
     b.open(&server.url("/catalog/default/component/inventory-service"))
         .await;
     b.wait_text("h1", "Inventory service").await;

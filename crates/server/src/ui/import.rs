@@ -61,8 +61,23 @@ pub async fn page(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> 
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                let links = Links::resolve(&state.store, &view::row_refs(&list)).await?;
-                entities = list.iter().map(|e| view::row(e, &links)).collect();
+                let mut refs = view::row_refs(&list);
+                refs.extend(list.iter().map(|e| view::entity_ref_of(e).to_string()));
+                let links = Links::resolve(&state.store, &refs).await?;
+                // What the dry run found is not in the catalog yet: no links
+                // to pages that do not exist, until it is registered.
+                entities = list
+                    .iter()
+                    .map(|e| {
+                        let mut row = view::row(e, &links);
+                        let known = links.entity(&view::entity_ref_of(e).to_string()).is_some();
+                        if let (false, Some(o)) = (known, row.as_object_mut()) {
+                            o.remove("href");
+                            o.insert("hint".into(), json!("new"));
+                        }
+                        row
+                    })
+                    .collect();
             }
             Err(e) => dry_run_error = Some(e.message),
         }
