@@ -738,15 +738,83 @@ async fn the_golden_path_runs_through_the_form_to_a_new_component() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_page_streams_its_log_and_cancels_through_the_api() {
-    let slow = common::data_dir().join("scaffolder/tasks/slow.yaml");
+async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
+    let templates = common::data_dir().join("ui/catalog.yaml");
     let config = format!(
         "backend:\n  auth: {{dangerouslyDisableDefaultAuthPolicy: true}}\ncatalog:\n  locations: [{{type: file, target: '{}'}}]\n",
-        slow.display()
+        templates.display()
     );
     let server = Server::start(&config).await;
     server.wait_entity("template/default/slow").await;
+    server.wait_entity("template/default/conditional").await;
     let b = Browser::start().await;
+
+    // Choosing PostgreSQL brings in its size, which is then required.
+    b.open(&server.url("/create/templates/default/conditional"))
+        .await;
+    b.wait_text(".stepper li.current", "Storage").await;
+    assert!(b.driver.find(By::Css("#f-dbSize")).await.is_err());
+    b.driver
+        .find(By::Css("#f-database option[value=postgres]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("label[for=f-dbSize]", "Database size").await;
+    assert_eq!(
+        b.js("return document.activeElement.id").await,
+        "f-database",
+        "focus stays on the field that changed"
+    );
+    b.driver
+        .find(By::Css("#f-public"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("label[for=f-hostname]", "Hostname").await;
+    b.wait_text("button", "Review").await.click().await.unwrap();
+    b.wait_text(".field .error", "Database size is required")
+        .await;
+    b.wait_text(".field .error", "Hostname is required").await;
+    b.axe("a form with conditional fields").await;
+    b.driver
+        .find(By::Css("#f-dbSize option[value=large]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.driver
+        .find(By::Css("#f-hostname"))
+        .await
+        .unwrap()
+        .send_keys("orders.example.com")
+        .await
+        .unwrap();
+    b.wait_text("button", "Review").await.click().await.unwrap();
+    b.wait_text(".review-list", "large").await;
+    b.wait_text(".review-list", "orders.example.com").await;
+    // Back, and no database after all: its size goes with it.
+    b.wait_text("button", "Back").await.click().await.unwrap();
+    b.driver
+        .find(By::Css("#f-database option[value=none]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text(".stepper li.current", "Storage").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.driver.find(By::Css("#f-dbSize")).await.is_ok() {
+        assert!(Instant::now() < deadline, "the size field stays");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.wait_text("button", "Review").await.click().await.unwrap();
+    b.wait_text(".review-list", "No database").await;
+    assert!(!b.texts(".review-list").await[0].contains("large"));
 
     // A template without parameters goes straight to the review.
     b.open(&server.url("/create/templates/default/slow")).await;

@@ -231,13 +231,15 @@ async fn show_step(
         "last_step": pages.len(),
         "values_json": values_value.to_string(),
         "errors": errors.values().cloned().collect::<Vec<_>>(),
+        // Errors of the page as a whole (no field to put them next to).
+        "page_error": errors.get(""),
     });
     let o = ctx
         .as_object_mut()
         .ok_or_else(|| ApiError::new("Error", "context"))?;
     if step < pages.len() {
         let page = &pages[step];
-        let choices = choices(state, std::slice::from_ref(page)).await?;
+        let choices = choices(state, &[form::effective_page(page, values)]).await?;
         o.insert("page_title".into(), json!(text(page, "/title")));
         o.insert("page_description".into(), json!(text(page, "/description")));
         o.insert(
@@ -286,17 +288,36 @@ pub async fn form_step(
         .and_then(|v| serde_json::from_str(v).ok())
         .unwrap_or_default();
     let going_back = get("_go") == Some("back");
+    // A condition's trigger changed: show the same step with the fields
+    // that now apply, unchecked.
+    let staying = get("_go") == Some("stay");
     let mut errors = Map::new();
     if let Some(page) = pages.get(step) {
-        errors = form::read(page, &form_data, &mut values);
+        errors = form::read_conditional(page, &form_data, &mut values);
+        if staying {
+            return show_step(&state, &template, step, &values, &Map::new()).await;
+        }
         if !going_back && errors.is_empty() {
-            let mut schema = page.clone();
-            if let Some(o) = schema.as_object_mut() {
-                o.remove("when");
+            // First the fields as shown (a oneOf branch's required field is
+            // reported on that field), then the page as written.
+            let instance = Value::Object(values.clone());
+            let mut shown = form::effective_page(page, &values);
+            let mut written = page.clone();
+            for (schema, conditions) in [(&mut shown, true), (&mut written, false)] {
+                if let Some(o) = schema.as_object_mut() {
+                    o.remove("when");
+                    if conditions {
+                        o.remove("dependencies");
+                        o.remove("allOf");
+                    }
+                }
+                let found =
+                    schema_errors(schema, &instance).map_err(|e| ApiError::input(e.to_string()))?;
+                errors = form::errors_by_field(&found);
+                if !errors.is_empty() {
+                    break;
+                }
             }
-            let found = schema_errors(&schema, &Value::Object(values.clone()))
-                .map_err(|e| ApiError::input(e.to_string()))?;
-            errors = form::errors_by_field(&found);
         }
     }
     let next = if going_back {

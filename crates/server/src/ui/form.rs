@@ -87,6 +87,201 @@ fn repo_parts(value: &str) -> (String, String, String) {
     (host.to_string(), owner, repo)
 }
 
+/// Whether `value` satisfies a trigger's condition (`enum` or `const`).
+fn matches_condition(condition: &Value, value: Option<&Value>) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
+    if let Some(c) = condition.get("const") {
+        return c == value;
+    }
+    match condition.get("enum").and_then(Value::as_array) {
+        Some(options) => options.contains(value),
+        // A branch that does not constrain the trigger applies to any value.
+        None => true,
+    }
+}
+
+/// Adds `part`'s properties (but not `skip`) and required names to `into`.
+fn merge_part(into: &mut Map<String, Value>, part: &Value, skip: Option<&str>) {
+    if let Some(props) = part.get("properties").and_then(Value::as_object) {
+        let target = into
+            .entry("properties")
+            .or_insert_with(|| json!({}))
+            .as_object_mut();
+        if let Some(target) = target {
+            for (k, v) in props {
+                if Some(k.as_str()) != skip && !target.contains_key(k) {
+                    target.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    if let Some(req) = part.get("required").and_then(Value::as_array)
+        && let Some(list) = into
+            .entry("required")
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+    {
+        for r in req {
+            if !list.contains(r) {
+                list.push(r.clone());
+            }
+        }
+    }
+}
+
+/// The page as it applies to `values`: the conditional properties of
+/// `dependencies` (a schema, or the `oneOf` branch the trigger's value
+/// selects) and of `allOf` `if`/`then` parts, merged in. Forms show and read
+/// these; the schema checks the page as written.
+pub fn effective_page(page: &Value, values: &Map<String, Value>) -> Value {
+    let Some(base) = page.as_object() else {
+        return page.clone();
+    };
+    let mut out = base.clone();
+    for (trigger, dep) in page
+        .get("dependencies")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let current = values.get(trigger);
+        if current.is_none() || dep.is_array() {
+            continue;
+        }
+        if dep.get("properties").is_some() || dep.get("required").is_some() {
+            merge_part(&mut out, dep, Some(trigger));
+        }
+        for branch in dep
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let condition = branch.pointer(&format!("/properties/{trigger}"));
+            if condition.is_some_and(|c| matches_condition(c, current)) {
+                merge_part(&mut out, branch, Some(trigger));
+                break;
+            }
+        }
+    }
+    for part in page
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(cond), Some(then)) = (part.get("if"), part.get("then")) else {
+            continue;
+        };
+        let holds = cond
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|props| {
+                props
+                    .iter()
+                    .all(|(k, c)| matches_condition(c, values.get(k)))
+            });
+        if holds {
+            merge_part(&mut out, then, None);
+        }
+    }
+    Value::Object(out)
+}
+
+/// Properties that only some condition brings in: their values are dropped
+/// when the condition no longer holds, and their triggers re-render the page.
+pub fn triggers(page: &Value) -> Vec<String> {
+    let mut out: Vec<String> = page
+        .get("dependencies")
+        .and_then(Value::as_object)
+        .map(|d| d.keys().cloned().collect())
+        .unwrap_or_default();
+    for part in page
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(props) = part.pointer("/if/properties").and_then(Value::as_object) {
+            out.extend(props.keys().cloned());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Reads a page whose fields depend on each other: the page as it applies to
+/// the submitted trigger values, with values of fields no longer shown dropped.
+pub fn read_conditional(
+    page: &Value,
+    form: &[(String, String)],
+    values: &mut Map<String, Value>,
+) -> Map<String, Value> {
+    read(page, form, values);
+    let effective = effective_page(page, values);
+    let shown: Vec<&String> = effective
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().collect())
+        .unwrap_or_default();
+    let mut every = Map::new();
+    merge_all_conditional(page, &mut every);
+    for k in every.keys() {
+        if !shown.contains(&k) {
+            values.remove(k);
+        }
+    }
+    read(&effective, form, values)
+}
+
+/// Every property any condition of `page` could bring in.
+fn merge_all_conditional(page: &Value, into: &mut Map<String, Value>) {
+    let mut add = |part: &Value| {
+        if let Some(props) = part.get("properties").and_then(Value::as_object) {
+            for (k, v) in props {
+                into.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    };
+    let own: Vec<String> = page
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for dep in page
+        .get("dependencies")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|d| d.values())
+    {
+        add(dep);
+        for branch in dep
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            add(branch);
+        }
+    }
+    for part in page
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(then) = part.get("then") {
+            add(then);
+        }
+    }
+    for k in own {
+        into.remove(&k);
+    }
+}
+
 /// The fields of one page, ready for the template.
 pub fn fields(
     page: &Value,
@@ -94,7 +289,19 @@ pub fn fields(
     errors: &Map<String, Value>,
     choices: &Choices,
 ) -> Vec<Value> {
-    object_fields(page, values, errors, choices, "")
+    let empty = Map::new();
+    let effective = effective_page(page, values.as_object().unwrap_or(&empty));
+    let triggers = triggers(page);
+    let mut out = object_fields(&effective, values, errors, choices, "");
+    for f in &mut out {
+        let path = f.get("path").and_then(Value::as_str).unwrap_or("");
+        if triggers.iter().any(|t| t == path)
+            && let Some(o) = f.as_object_mut()
+        {
+            o.insert("refresh".into(), json!(true));
+        }
+    }
+    out
 }
 
 fn object_fields(
@@ -260,7 +467,8 @@ fn read_object(
         let one = all.first().copied().unwrap_or("");
         let kind = widget(prop);
         let value = match kind {
-            "checkbox" => Some(json!(one == "true" || one == "on")),
+            // A hidden "false" comes first, so an unticked box still says so.
+            "checkbox" => Some(json!(all.iter().any(|v| *v == "true" || *v == "on"))),
             "number" => {
                 let t = one.trim();
                 if t.is_empty() {
@@ -411,6 +619,7 @@ pub fn review(pages: &[Value], values: &Map<String, Value>) -> Vec<Value> {
     pages
         .iter()
         .map(|page| {
+            let page = &effective_page(page, values);
             let items: Vec<Value> = page
                 .get("properties")
                 .and_then(Value::as_object)
@@ -419,8 +628,16 @@ pub fn review(pages: &[Value], values: &Map<String, Value>) -> Vec<Value> {
                 .filter(|(k, _)| values.contains_key(*k))
                 .map(|(k, p)| {
                     let v = values.get(k).cloned().unwrap_or(Value::Null);
+                    let label = p
+                        .get("enum")
+                        .and_then(Value::as_array)
+                        .and_then(|opts| opts.iter().position(|o| *o == v))
+                        .and_then(|i| p.pointer(&format!("/enumNames/{i}")))
+                        .map(display);
                     let shown = if widget(p) == "password" || str_of(p, "ui:field") == "Secret" {
                         "••••••".to_string()
+                    } else if let Some(label) = label {
+                        label
                     } else {
                         match &v {
                             Value::Array(a) => a.iter().map(display).collect::<Vec<_>>().join(", "),
@@ -470,6 +687,7 @@ mod tests {
             &form(&[
                 ("f.name", "orders"),
                 ("f.replicas", "3"),
+                ("f.public", "false"),
                 ("f.public", "true"),
                 ("f.envs", "dev"),
                 ("f.envs", "prod"),
@@ -513,6 +731,70 @@ mod tests {
         let by_field = errors_by_field(&schema_errors);
         assert_eq!(by_field["name"], "is required");
         assert_eq!(by_field["envs"], "is not one of enum values: dev,prod");
+    }
+
+    fn conditional_page() -> Value {
+        json!({
+            "properties": {
+                "database": { "type": "string", "enum": ["none", "postgres"] },
+                "public": { "type": "boolean" }
+            },
+            "dependencies": { "database": { "oneOf": [
+                { "properties": { "database": { "enum": ["none"] } } },
+                { "properties": { "database": { "enum": ["postgres"] }, "size": { "type": "string" } }, "required": ["size"] }
+            ] } },
+            "allOf": [{ "if": { "properties": { "public": { "const": true } } },
+                        "then": { "properties": { "hostname": { "type": "string" } } } }]
+        })
+    }
+
+    #[test]
+    fn conditions_bring_fields_in_and_take_their_values_out() {
+        let page = conditional_page();
+        let names = |values: &Map<String, Value>| -> Vec<String> {
+            fields(
+                &page,
+                &Value::Object(values.clone()),
+                &Map::new(),
+                &Choices::new(),
+            )
+            .iter()
+            .filter_map(|f| f["path"].as_str().map(str::to_string))
+            .collect()
+        };
+        let mut values = Map::new();
+        assert_eq!(names(&values), ["database", "public"]);
+        read_conditional(
+            &page,
+            &form(&[
+                ("f.database", "postgres"),
+                ("f.size", "xl"),
+                ("f.public", "true"),
+            ]),
+            &mut values,
+        );
+        assert_eq!(names(&values), ["database", "public", "size", "hostname"]);
+        assert_eq!(values["size"], "xl");
+        assert_eq!(effective_page(&page, &values)["required"], json!(["size"]));
+        let shown = fields(
+            &page,
+            &Value::Object(values.clone()),
+            &Map::new(),
+            &Choices::new(),
+        );
+        assert_eq!(shown[0]["refresh"], true, "the trigger re-renders the page");
+        // Switching back drops what only the other answer asked for.
+        read_conditional(
+            &page,
+            &form(&[
+                ("f.database", "none"),
+                ("f.size", "xl"),
+                ("f.public", "false"),
+            ]),
+            &mut values,
+        );
+        assert!(!values.contains_key("size") && !values.contains_key("hostname"));
+        assert_eq!(names(&values), ["database", "public"]);
     }
 
     #[test]

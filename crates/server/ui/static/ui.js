@@ -52,6 +52,30 @@
       s.addEventListener("change", function () { s.form.submit(); });
     });
 
+    // A field other fields depend on: show the step again with the fields
+    // its new value brings in (the server decides which).
+    document.querySelectorAll("form [data-refresh]").forEach(function (input) {
+      input.addEventListener("change", function () {
+        var form = input.form;
+        var stay = document.createElement("input");
+        stay.type = "hidden";
+        stay.name = "_go";
+        stay.value = "stay";
+        form.appendChild(stay);
+        try { sessionStorage.setItem("greenroom.focus", input.id || input.name); } catch (e) { /* private mode */ }
+        form.submit();
+      });
+    });
+    // Keyboard users stay where they were after that re-render.
+    try {
+      var refocus = sessionStorage.getItem("greenroom.focus");
+      if (refocus) {
+        sessionStorage.removeItem("greenroom.focus");
+        var el = document.getElementById(refocus) || document.querySelector('[name="' + CSS.escape(refocus) + '"]');
+        if (el) el.focus();
+      }
+    } catch (e) { /* private mode */ }
+
     if (guarded() && !token()) {
       document.querySelectorAll("[data-guard-notice]").forEach(function (n) { n.hidden = false; });
     }
