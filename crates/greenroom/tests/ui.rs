@@ -799,6 +799,7 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
     b.wait_text(".review-list", "orders.example.com").await;
     // Back, and no database after all: its size goes with it.
     b.wait_text("button", "Back").await.click().await.unwrap();
+    b.wait_text("label[for=f-dbSize]", "Database size").await;
     b.driver
         .find(By::Css("#f-database option[value=none]"))
         .await
