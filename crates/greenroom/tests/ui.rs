@@ -767,6 +767,8 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
         "f-database",
         "focus stays on the field that changed"
     );
+    // The page whose `when` asks for PostgreSQL joins the steps.
+    b.wait_text(".stepper li", "Backups").await;
     b.driver
         .find(By::Css("#f-public"))
         .await
@@ -775,7 +777,7 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
         .await
         .unwrap();
     b.wait_text("label[for=f-hostname]", "Hostname").await;
-    b.wait_text("button", "Review").await.click().await.unwrap();
+    b.wait_text("button", "Next").await.click().await.unwrap();
     b.wait_text(".field .error", "Database size is required")
         .await;
     b.wait_text(".field .error", "Hostname is required").await;
@@ -794,10 +796,15 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
         .send_keys("orders.example.com")
         .await
         .unwrap();
+    b.wait_text("button", "Next").await.click().await.unwrap();
+    b.wait_text(".stepper li.current", "Backups").await;
     b.wait_text("button", "Review").await.click().await.unwrap();
     b.wait_text(".review-list", "large").await;
     b.wait_text(".review-list", "orders.example.com").await;
-    // Back, and no database after all: its size goes with it.
+    b.wait_text(".review-list", "Days of backups").await;
+    // Back twice, and no database after all: its size and its page go.
+    b.wait_text("button", "Back").await.click().await.unwrap();
+    b.wait_text(".stepper li.current", "Backups").await;
     b.wait_text("button", "Back").await.click().await.unwrap();
     b.wait_text("label[for=f-dbSize]", "Database size").await;
     b.driver
@@ -813,9 +820,11 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
         assert!(Instant::now() < deadline, "the size field stays");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(!b.texts(".stepper").await[0].contains("Backups"));
     b.wait_text("button", "Review").await.click().await.unwrap();
     b.wait_text(".review-list", "No database").await;
     assert!(!b.texts(".review-list").await[0].contains("large"));
+    assert!(!b.texts(".review").await[0].contains("Days of backups"));
 
     // A template without parameters goes straight to the review.
     b.open(&server.url("/create/templates/default/slow")).await;

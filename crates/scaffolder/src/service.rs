@@ -219,7 +219,9 @@ impl Scaffolder {
         &self.registry
     }
 
-    fn templater(&self) -> Templater {
+    /// The `${{ }}` engine with this server's integrations (for forms that
+    /// evaluate page conditions as a task would).
+    pub fn templater(&self) -> Templater {
         Templater::new(self.services.integrations.clone(), SyntaxOptions::default())
     }
 

@@ -248,6 +248,23 @@ fn type_list(v: &Json) -> String {
 /// Validates the form values against every visible page and the secrets
 /// against `spec.secrets.schema`. Returns the values with the properties of
 /// hidden pages (`when` false) removed.
+/// Whether a parameter page applies to `values`: its `when` condition, a
+/// `${{ }}` expression over `parameters`, is truthy (no condition: always).
+pub fn page_visible(
+    page: &Json,
+    values: &Json,
+    templater: &Templater,
+) -> Result<bool, TemplateError> {
+    let Some(when) = page.get("when") else {
+        return Ok(true);
+    };
+    let ctx = json!({ "parameters": values });
+    let visible = templater
+        .render_value(when, &ctx)
+        .map_err(|e| TemplateError::Invalid(format!("page condition failed: {e}")))?;
+    Ok(is_truthy(visible.as_ref()))
+}
+
 pub fn validate_values(
     spec: &Map<String, Json>,
     values: &Json,
@@ -267,22 +284,16 @@ pub fn validate_values(
     };
     let mut errors = Vec::new();
     for page in parameter_pages(spec) {
-        if let Some(when) = page.get("when") {
-            let ctx = json!({ "parameters": values });
-            let visible = templater
-                .render_value(when, &ctx)
-                .map_err(|e| TemplateError::Invalid(format!("page condition failed: {e}")))?;
-            if !is_truthy(visible.as_ref()) {
-                if let (Some(props), Some(v)) = (
-                    page.get("properties").and_then(Json::as_object),
-                    values.as_object_mut(),
-                ) {
-                    for key in props.keys() {
-                        v.remove(key);
-                    }
+        if !page_visible(&page, &values, templater)? {
+            if let (Some(props), Some(v)) = (
+                page.get("properties").and_then(Json::as_object),
+                values.as_object_mut(),
+            ) {
+                for key in props.keys() {
+                    v.remove(key);
                 }
-                continue;
             }
+            continue;
         }
         // Clients that are not a form (the CLI, scripts) rely on the
         // schema's defaults as a form would show them.

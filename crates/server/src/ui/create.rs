@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use greenroom_model::query::{FieldOp, Predicate};
-use greenroom_scaffolder::template::{parameter_pages, schema_errors, template_spec};
+use greenroom_scaffolder::template::{page_visible, parameter_pages, schema_errors, template_spec};
 use greenroom_store::{EntityQuery, Order, OrderField, TaskFilter, TaskOrderField};
 use serde_json::{Map, Value, json};
 
@@ -201,6 +201,25 @@ async fn choices(state: &AppState, pages: &[Value]) -> Result<Choices, UiError> 
     Ok(out)
 }
 
+/// The parameter pages that apply to `values`: `when` conditions evaluated
+/// as the task will evaluate them.
+fn visible_pages(
+    state: &AppState,
+    template: &Value,
+    values: &Map<String, Value>,
+) -> Result<Vec<Value>, UiError> {
+    let spec = template_spec(template).map_err(|e| ApiError::input(e.to_string()))?;
+    let templater = state.scaffolder.templater();
+    let current = Value::Object(values.clone());
+    let mut out = Vec::new();
+    for page in parameter_pages(spec) {
+        if page_visible(&page, &current, &templater).map_err(|e| ApiError::input(e.to_string()))? {
+            out.push(page);
+        }
+    }
+    Ok(out)
+}
+
 /// One step of the form (or the review after the last one).
 async fn show_step(
     state: &AppState,
@@ -209,8 +228,7 @@ async fn show_step(
     values: &Map<String, Value>,
     errors: &Map<String, Value>,
 ) -> Page {
-    let spec = template_spec(template).map_err(|e| ApiError::input(e.to_string()))?;
-    let pages = parameter_pages(spec);
+    let pages = visible_pages(state, template, values)?;
     let step = step.min(pages.len());
     let r = view::entity_ref_of(template);
     let steps: Vec<Value> = pages
@@ -270,8 +288,6 @@ pub async fn form_step(
     body: Bytes,
 ) -> Page {
     let template = template_of(&state, &namespace, &name).await?;
-    let spec = template_spec(&template).map_err(|e| ApiError::input(e.to_string()))?;
-    let pages = parameter_pages(spec);
     let form_data: Vec<(String, String)> =
         url::form_urlencoded::parse(&body).into_owned().collect();
     let get = |k: &str| {
@@ -280,13 +296,15 @@ pub async fn form_step(
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.as_str())
     };
+    let mut values: Map<String, Value> = get("_values")
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    // The pages as they were when this step was shown.
+    let pages = visible_pages(&state, &template, &values)?;
     let step: usize = get("_step")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
         .min(pages.len());
-    let mut values: Map<String, Value> = get("_values")
-        .and_then(|v| serde_json::from_str(v).ok())
-        .unwrap_or_default();
     let going_back = get("_go") == Some("back");
     // A condition's trigger changed: show the same step with the fields
     // that now apply, unchecked.
