@@ -584,6 +584,28 @@ async fn register_a_location_once_the_browser_has_a_token() {
     b.open(&server.url("/catalog/default/component/inventory-service"))
         .await;
     b.wait_text("h1", "Inventory service").await;
+
+    // Unregistering, after a confirmation, takes the location and its entity away.
+    b.wait_text("[data-unregister]", "Unregister location")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.driver.accept_alert().await.unwrap();
+    b.wait_url("/catalog?kind=all").await;
+    server
+        .wait_for(15, "the entity to go", || async {
+            let (status, _) = server
+                .get("/api/catalog/entities/by-name/component/default/inventory-service")
+                .await;
+            (status == 404).then_some(())
+        })
+        .await;
+    // Entities from the configuration have nothing to unregister.
+    b.open(&server.url("/catalog/default/group/team-platform"))
+        .await;
+    b.wait_text("h1", "Platform team").await;
+    assert!(b.driver.find(By::Css("[data-unregister]")).await.is_err());
     b.quit().await;
 }
 
@@ -874,12 +896,30 @@ async fn pages_escape_descriptors_and_show_unknown_refs_and_errors_as_text() {
     let file = dir.path().join("catalog-info.yaml");
     let good = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: shady\n  title: Shady <b>service</b>\n  description: \"<script>alert('x')</script> & more\"\n  links:\n    - {url: 'javascript:alert(1)', title: Click me}\n    - {url: 'https://runbook.example.com/shady', title: Runbook}\nspec:\n  type: service\n  lifecycle: experimental\n  owner: group:default/nobody\n  system: payments\n";
     std::fs::write(&file, good).unwrap();
+    let other = dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: leaver}\nspec: {type: service, lifecycle: production, owner: team-a}\n",
+    )
+    .unwrap();
     let config = format!(
-        "catalog:\n  locations:\n    - {{type: bundled, target: all.yaml}}\n    - {{type: file, target: '{}'}}\n  processingInterval: {{seconds: 1}}\n",
-        file.display()
+        "catalog:\n  locations:\n    - {{type: bundled, target: all.yaml}}\n    - {{type: file, target: '{}'}}\n    - {{type: file, target: '{}'}}\n  processingInterval: {{seconds: 1}}\n  orphanStrategy: keep\n",
+        file.display(),
+        other.display()
     );
     let server = Server::start(&config).await;
     server.wait_entity("component/default/shady").await;
+    server.wait_entity("component/default/leaver").await;
+    let (_, html, _) = page(&server, "/catalog/default/component/leaver").await;
+    assert!(!html.contains("data-delete-entity"));
+    // No longer in its file: an orphan, which the page offers to delete.
+    std::fs::write(&other, "").unwrap();
+    server
+        .wait_for(30, "the orphan's delete button", || async {
+            let (_, html, _) = page(&server, "/catalog/default/component/leaver").await;
+            html.contains("data-delete-entity=").then_some(())
+        })
+        .await;
 
     let (status, html, headers) = page(&server, "/catalog?kind=component").await;
     assert_eq!(status, 200);

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
+use greenroom_model::entity::{ANNOTATION_MANAGED_BY_ORIGIN_LOCATION, ANNOTATION_ORPHAN};
 use greenroom_model::refs::EntityRef;
 use serde_json::{Value, json};
 
@@ -231,6 +232,19 @@ pub async fn page(
         view::urlencode(&me.name)
     );
 
+    // Backstage's "unregister": the location registered for this entity
+    // (not one from the configuration), or the entity itself once orphaned.
+    let origin = annotation(ANNOTATION_MANAGED_BY_ORIGIN_LOCATION);
+    let registered = match origin.split_once(':') {
+        Some((kind, target)) => state.store.location_by_target(kind, target).await?,
+        None => None,
+    };
+    let unregister =
+        registered.map(|l| json!({ "id": l.id, "location": format!("{}:{}", l.kind, l.target) }));
+    let orphan_uid = (annotation(ANNOTATION_ORPHAN) == "true")
+        .then(|| text(&entity, "/metadata/uid").to_string())
+        .filter(|u| !u.is_empty());
+
     let is_api = me.kind.eq_ignore_ascii_case("api");
     let tab = match params.one("tab") {
         Some("yaml") => "yaml",
@@ -256,6 +270,8 @@ pub async fn page(
         "tab": tab,
         "tables": tables,
         "profile": entity.pointer("/spec/profile").cloned().unwrap_or(Value::Null),
+        "unregister": unregister,
+        "orphan_uid": orphan_uid,
     });
     let o = ctx
         .as_object_mut()

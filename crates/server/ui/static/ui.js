@@ -136,6 +136,32 @@
       });
     }
 
+    // Unregistering removes the location and every entity it brought in;
+    // an orphan is deleted on its own. Both ask first.
+    var actionResult = document.querySelector("[data-entity-action-result]");
+    var entityAction = function (button, question, url) {
+      button.addEventListener("click", function () {
+        if (!window.confirm(question)) return;
+        button.disabled = true;
+        api("DELETE", url).then(function (res) {
+          if (res.status === 204) { window.location.assign("/catalog?kind=all"); return; }
+          button.disabled = false;
+          show(actionResult, explain(res));
+        }).catch(function (e) { button.disabled = false; show(actionResult, String(e)); });
+      });
+    };
+    var unregister = document.querySelector("[data-unregister]");
+    if (unregister) {
+      entityAction(unregister,
+        "Unregister " + unregister.getAttribute("data-location") + "? Every entity it brought into the catalog is removed.",
+        "/api/catalog/locations/" + encodeURIComponent(unregister.getAttribute("data-unregister")));
+    }
+    var deleteEntity = document.querySelector("[data-delete-entity]");
+    if (deleteEntity) {
+      entityAction(deleteEntity, "Delete this orphaned entity from the catalog?",
+        "/api/catalog/entities/by-uid/" + encodeURIComponent(deleteEntity.getAttribute("data-delete-entity")));
+    }
+
     var cancel = document.querySelector("[data-cancel]");
     if (cancel) {
       var cancelled = document.querySelector("[data-cancel-result]");
