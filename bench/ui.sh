@@ -42,6 +42,9 @@ done
 # Processing settles (relations stitched) before timing.
 sleep 5
 table=$(python3 bench/ui_bench.py "http://127.0.0.1:$PORT" "$RUNS")
+kb() { awk -v b="$(wc -c <"$1")" 'BEGIN {printf "%.0f", b / 1024}'; }
+css_kb=$(kb crates/server/ui/static/ui.css)
+js_kb=$(kb crates/server/ui/static/ui.js)
 section=$(cat <<MD
 <!-- ui:start -->
 ## Web UI pages
@@ -51,7 +54,7 @@ generated catalog of $(cat "$dir/count") entities (plus the golden-path template
 requested $RUNS times one after another after two warm-ups. *Server render* is the server's own time for
 the page (its \`Server-Timing\` header: store queries and template rendering); *request* is the whole
 HTTP exchange seen by the client on the same machine; *weight* is the HTML as served, without images
-(the stylesheet, 14 KB, and script, 6 KB, are cached for a year and shared by all pages).
+(the stylesheet, $css_kb KB, and script, $js_kb KB, are cached for a year and shared by all pages).
 
 $table
 <!-- ui:end -->
