@@ -420,6 +420,48 @@ async fn the_bundled_catalog_shows_greenrooms_own_docs() {
         "{page}"
     );
     assert!(page.contains("Operations runbook"), "{page}");
+    // Directory URLs as mkdocs serves them, files of the site from the docs
+    // API, and nothing outside the site.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let head = |path: &str| {
+        let request = no_redirects.get(server.url(path)).send();
+        async move {
+            let r = request.await.unwrap();
+            let location = r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap_or("").to_string());
+            (r.status().as_u16(), location)
+        }
+    };
+    assert_eq!(
+        head("/docs/default/component/greenroom/operations").await,
+        (
+            308,
+            Some("/docs/default/component/greenroom/operations/".into())
+        )
+    );
+    assert_eq!(
+        head("/docs/default/component/greenroom").await,
+        (308, Some("/docs/default/component/greenroom/".into()))
+    );
+    assert_eq!(
+        head("/docs/default/component/greenroom/assets/greenroom/techdocs.css").await,
+        (
+            307,
+            Some("/api/techdocs/static/docs/default/component/greenroom/assets/greenroom/techdocs.css".into())
+        )
+    );
+    for path in [
+        "/docs/default/component/greenroom/../../../etc/passwd",
+        "/docs/default/component/greenroom/%2e%2e/%2e%2e/x/",
+        "/docs/default/component/greenroom/nowhere/",
+    ] {
+        assert_eq!(head(path).await.0, 404, "{path}");
+    }
 }
 
 struct Child(std::process::Child);

@@ -99,6 +99,33 @@ impl Browser {
         self.driver.goto(url).await.unwrap();
     }
 
+    async fn click(&self, css: impl Into<String>) {
+        let css = css.into();
+        self.driver
+            .find(By::Css(css.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Clicks the element matching `css` whose text contains `text`, once there.
+    async fn click_text(&self, css: &str, text: &str) {
+        self.wait_text(css, text).await.click().await.unwrap();
+    }
+
+    async fn type_into(&self, css: impl Into<String>, text: impl Into<TypingData>) {
+        let css = css.into();
+        self.driver
+            .find(By::Css(css.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
     async fn url(&self) -> String {
         self.driver.current_url().await.unwrap().to_string()
     }
@@ -240,24 +267,15 @@ async fn browse_filter_and_follow_relations_in_the_catalog() {
     b.shot("catalog").await;
 
     // Counts per kind lead to that kind's table.
-    b.wait_text(".kind-list a", "API")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text(".kind-list a", "API").await;
     b.wait_url("kind=api").await;
     assert_eq!(
         b.texts("table.entities tbody td[data-label=Name]").await,
         ["Cart API", "Payment events", "Payments API"]
     );
     // Filters apply on change, and the URL carries them.
-    b.driver
-        .find(By::Css(select_option_css("#filter-owner", "team-payments")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click(select_option_css("#filter-owner", "team-payments"))
+        .await;
     b.wait_url("owner=").await;
     let owners = b.texts("table.entities tbody td[data-label=Owner]").await;
     assert!(!owners.is_empty());
@@ -272,7 +290,7 @@ async fn browse_filter_and_follow_relations_in_the_catalog() {
     );
 
     // Sorting by name, descending.
-    b.wait_text(".sort a", "Name").await.click().await.unwrap();
+    b.click_text(".sort a", "Name").await;
     b.wait_url("sort=-name").await;
     let names = b.texts("table.entities tbody td[data-label=Name]").await;
     let mut sorted = names.clone();
@@ -281,11 +299,7 @@ async fn browse_filter_and_follow_relations_in_the_catalog() {
     assert_eq!(names, sorted);
 
     // An entity, then a relation to another entity.
-    b.wait_text("table.entities a", "Payments API")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("table.entities a", "Payments API").await;
     b.wait_text("h1", "Payments API").await;
     b.wait_text(".entity-head a", "Payments team").await;
     assert!(
@@ -294,24 +308,17 @@ async fn browse_filter_and_follow_relations_in_the_catalog() {
     );
     b.axe("an API's overview").await;
     b.shot("entity").await;
-    b.wait_text(".card table a", "Payments service")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text(".card table a", "Payments service").await;
     b.wait_text("h1", "Payments service").await;
     b.wait_url("/catalog/default/component/payments-service")
         .await;
     b.wait_text(".card h2", "Provided APIs").await;
     // The system from the header, and its parts.
-    b.wait_text(
+    b.click_text(
         ".entity-head a[href='/catalog/default/system/payments']",
         "Payments",
     )
-    .await
-    .click()
-    .await
-    .unwrap();
+    .await;
     b.wait_url("/catalog/default/system/payments").await;
     b.wait_text(".card h2", "Components").await;
     b.wait_text(".card h2", "APIs").await;
@@ -320,16 +327,12 @@ async fn browse_filter_and_follow_relations_in_the_catalog() {
     // The API's definition as operations, and the raw YAML.
     b.open(&server.url("/catalog/default/api/payments-api"))
         .await;
-    b.wait_text(".tabs a", "Definition")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text(".tabs a", "Definition").await;
     b.wait_text("details.operation summary", "/payments").await;
     b.wait_text("table.schema", "amount").await;
     b.axe("an OpenAPI definition").await;
     b.shot("api-definition").await;
-    b.wait_text(".tabs a", "YAML").await.click().await.unwrap();
+    b.click_text(".tabs a", "YAML").await;
     b.wait_text("pre.yaml", "kind: API").await;
 
     // The dark theme follows the system setting and stays readable.
@@ -350,13 +353,7 @@ async fn browse_filter_and_follow_relations_in_the_catalog() {
     // Keyboard: the first Tab reaches the skip link, which moves to the content.
     b.open(&server.url("/catalog")).await;
     b.wait_text("h1", "Catalog").await;
-    b.driver
-        .find(By::Css("body"))
-        .await
-        .unwrap()
-        .send_keys(Key::Tab)
-        .await
-        .unwrap();
+    b.type_into("body", Key::Tab).await;
     assert_eq!(
         b.js("return document.activeElement.textContent").await,
         "Skip to content"
@@ -390,11 +387,7 @@ async fn read_docs_with_their_navigation_and_search_everything() {
     b.open(&server.url("/docs")).await;
     b.wait_text("h1", "Documentation").await;
     b.axe("the docs index").await;
-    b.wait_text("table a", "greenroom")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("table a", "greenroom").await;
     // The first visit builds the site.
     b.wait_text("article.docs-content h1", "greenroom").await;
     b.wait_url("/docs/default/component/greenroom/").await;
@@ -404,29 +397,17 @@ async fn read_docs_with_their_navigation_and_search_everything() {
     );
     b.axe("a docs page").await;
     b.shot("docs").await;
-    b.wait_text(".docs-nav a", "Architecture")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text(".docs-nav a", "Architecture").await;
     b.wait_url("/docs/default/component/greenroom/architecture/")
         .await;
     b.wait_text("article.docs-content h1", "Architecture").await;
     b.wait_text(".docs-nav a.active", "Architecture").await;
     // In-page links of the docs keep working inside the portal.
-    b.wait_text(".md-footer a", "Next")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text(".md-footer a", "Next").await;
     b.wait_url("/docs/default/component/greenroom/configuration/")
         .await;
     // And back to the entity the docs belong to, which has a Docs tab.
-    b.wait_text("[data-entity-link]", "greenroom")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("[data-entity-link]", "greenroom").await;
     b.wait_text("h1", "greenroom").await;
     b.wait_text(".tabs a", "Docs").await;
 
@@ -453,29 +434,13 @@ async fn read_docs_with_their_navigation_and_search_everything() {
         .await
         .unwrap();
     b.wait_url("term=architecture").await;
-    b.driver
-        .find(By::Css("#search-type option[value=techdocs]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.driver
-        .find(By::Css("form.big-search button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#search-type option[value=techdocs]").await;
+    b.click("form.big-search button").await;
     b.wait_url("type=techdocs").await;
     let kinds = b.texts(".result .pill").await;
     assert!(!kinds.is_empty());
     assert!(kinds.iter().all(|k| k == "Documentation"), "{kinds:?}");
-    b.wait_text(".result h2 a", "Architecture")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text(".result h2 a", "Architecture").await;
     b.wait_text("article.docs-content h1", "Architecture").await;
     b.quit().await;
 }
@@ -499,18 +464,8 @@ async fn register_a_location_once_the_browser_has_a_token() {
 
     b.open(&server.url("/catalog-import")).await;
     let url = files.url("catalog-info.yaml");
-    b.driver
-        .find(By::Css("#import-url"))
-        .await
-        .unwrap()
-        .send_keys(url.as_str())
-        .await
-        .unwrap();
-    b.wait_text("form.big-search button", "Analyze")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.type_into("#import-url", url.as_str()).await;
+    b.click_text("form.big-search button", "Analyze").await;
     let found = b
         .wait_text("table.entities td[data-label=Name]", "Inventory service")
         .await;
@@ -523,11 +478,7 @@ async fn register_a_location_once_the_browser_has_a_token() {
     b.wait_text("[data-guard-notice]", "guards writes").await;
     b.axe("the import page").await;
     b.shot("register").await;
-    b.wait_text("[data-register]", "Register")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("[data-register]", "Register").await;
     b.wait_text("[data-register-result]", "no access token")
         .await;
     assert_eq!(
@@ -540,18 +491,8 @@ async fn register_a_location_once_the_browser_has_a_token() {
     );
 
     b.open(&server.url("/settings")).await;
-    b.driver
-        .find(By::Css("#token"))
-        .await
-        .unwrap()
-        .send_keys(TOKEN)
-        .await
-        .unwrap();
-    b.wait_text("[data-token-form] button", "Save")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.type_into("#token", TOKEN).await;
+    b.click_text("[data-token-form] button", "Save").await;
     b.wait_text("[data-token-status]", "saved").await;
     b.axe("settings").await;
 
@@ -567,11 +508,7 @@ async fn register_a_location_once_the_browser_has_a_token() {
         true,
         "no notice once a token is saved"
     );
-    b.wait_text("[data-register]", "Register")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("[data-register]", "Register").await;
     b.wait_text("[data-register-result]", "Registered").await;
     server
         .wait_entity("component/default/inventory-service")
@@ -586,11 +523,8 @@ async fn register_a_location_once_the_browser_has_a_token() {
     b.wait_text("h1", "Inventory service").await;
 
     // Unregistering, after a confirmation, takes the location and its entity away.
-    b.wait_text("[data-unregister]", "Unregister location")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("[data-unregister]", "Unregister location")
+        .await;
     b.driver.accept_alert().await.unwrap();
     b.wait_url("/catalog?kind=all").await;
     server
@@ -647,78 +581,34 @@ async fn the_golden_path_runs_through_the_form_to_a_new_component() {
         .await;
     b.axe("the templates").await;
     b.shot("create").await;
-    b.wait_text(".template-card a.button", "Choose")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text(".template-card a.button", "Choose").await;
     b.wait_text(".stepper li.current", "About the service")
         .await;
     // Required fields are checked on Next, next to the field.
-    b.wait_text("button", "Next").await.click().await.unwrap();
+    b.click_text("button", "Next").await;
     b.wait_text(".field .error", "Name is required").await;
     b.wait_text(".field .error", "Owner is required").await;
     b.axe("a form step with errors").await;
-    b.driver
-        .find(By::Css("#f-name"))
-        .await
-        .unwrap()
-        .send_keys("orders-api")
-        .await
-        .unwrap();
-    b.driver
-        .find(By::Css("#f-description"))
-        .await
-        .unwrap()
-        .send_keys("Takes orders")
-        .await
-        .unwrap();
-    b.driver
-        .find(By::Css(select_option_css("#f-owner", "team-payments")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.type_into("#f-name", "orders-api").await;
+    b.type_into("#f-description", "Takes orders").await;
+    b.click(select_option_css("#f-owner", "team-payments"))
+        .await;
     b.shot("create-form").await;
-    b.wait_text("button", "Next").await.click().await.unwrap();
+    b.click_text("button", "Next").await;
     b.wait_text(".stepper li.current", "Repository and environments")
         .await;
-    b.driver
-        .find(By::Css("#f-repoUrl-owner"))
-        .await
-        .unwrap()
-        .send_keys("acme")
-        .await
-        .unwrap();
-    b.driver
-        .find(By::Css("#f-repoUrl-repo"))
-        .await
-        .unwrap()
-        .send_keys("orders-api")
-        .await
-        .unwrap();
+    b.type_into("#f-repoUrl-owner", "acme").await;
+    b.type_into("#f-repoUrl-repo", "orders-api").await;
     for env in ["test", "prod"] {
-        b.driver
-            .find(By::Css(format!(
-                "input[name='f.environments'][value={env}]"
-            )))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        b.click(format!("input[name='f.environments'][value={env}]"))
+            .await;
     }
     b.axe("the repository step").await;
-    b.wait_text("button", "Review").await.click().await.unwrap();
+    b.click_text("button", "Review").await;
     b.wait_text(".review-list", "orders-api").await;
     b.wait_text(".review-list", "dev, staging").await;
     b.axe("the review").await;
-    b.wait_text("button[data-create]", "Create")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("button[data-create]", "Create").await;
     b.wait_url("/create/tasks/").await;
     // The log streams in; the page shows the outcome when the task ends.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -745,11 +635,7 @@ async fn the_golden_path_runs_through_the_form_to_a_new_component() {
     );
     b.axe("a finished task").await;
     b.shot("task").await;
-    b.wait_text(".output a", "Open in catalog")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text(".output a", "Open in catalog").await;
     b.wait_text("h1", "orders-api").await;
     b.wait_text(".entity-head a", "Payments team").await;
 
@@ -776,13 +662,7 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
         .await;
     b.wait_text(".stepper li.current", "Storage").await;
     assert!(b.driver.find(By::Css("#f-dbSize")).await.is_err());
-    b.driver
-        .find(By::Css("#f-database option[value=postgres]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#f-database option[value=postgres]").await;
     b.wait_text("label[for=f-dbSize]", "Database size").await;
     assert_eq!(
         b.js("return document.activeElement.id").await,
@@ -791,51 +671,27 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
     );
     // The page whose `when` asks for PostgreSQL joins the steps.
     b.wait_text(".stepper li", "Backups").await;
-    b.driver
-        .find(By::Css("#f-public"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#f-public").await;
     b.wait_text("label[for=f-hostname]", "Hostname").await;
-    b.wait_text("button", "Next").await.click().await.unwrap();
+    b.click_text("button", "Next").await;
     b.wait_text(".field .error", "Database size is required")
         .await;
     b.wait_text(".field .error", "Hostname is required").await;
     b.axe("a form with conditional fields").await;
-    b.driver
-        .find(By::Css("#f-dbSize option[value=large]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.driver
-        .find(By::Css("#f-hostname"))
-        .await
-        .unwrap()
-        .send_keys("orders.example.com")
-        .await
-        .unwrap();
-    b.wait_text("button", "Next").await.click().await.unwrap();
+    b.click("#f-dbSize option[value=large]").await;
+    b.type_into("#f-hostname", "orders.example.com").await;
+    b.click_text("button", "Next").await;
     b.wait_text(".stepper li.current", "Backups").await;
-    b.wait_text("button", "Review").await.click().await.unwrap();
+    b.click_text("button", "Review").await;
     b.wait_text(".review-list", "large").await;
     b.wait_text(".review-list", "orders.example.com").await;
     b.wait_text(".review-list", "Days of backups").await;
     // Back twice, and no database after all: its size and its page go.
-    b.wait_text("button", "Back").await.click().await.unwrap();
+    b.click_text("button", "Back").await;
     b.wait_text(".stepper li.current", "Backups").await;
-    b.wait_text("button", "Back").await.click().await.unwrap();
+    b.click_text("button", "Back").await;
     b.wait_text("label[for=f-dbSize]", "Database size").await;
-    b.driver
-        .find(By::Css("#f-database option[value=none]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#f-database option[value=none]").await;
     b.wait_text(".stepper li.current", "Storage").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while b.driver.find(By::Css("#f-dbSize")).await.is_ok() {
@@ -843,7 +699,7 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!b.texts(".stepper").await[0].contains("Backups"));
-    b.wait_text("button", "Review").await.click().await.unwrap();
+    b.click_text("button", "Review").await;
     b.wait_text(".review-list", "No database").await;
     assert!(!b.texts(".review-list").await[0].contains("large"));
     assert!(!b.texts(".review").await[0].contains("Days of backups"));
@@ -851,22 +707,14 @@ async fn forms_bring_in_conditional_fields_and_task_pages_cancel() {
     // A template without parameters goes straight to the review.
     b.open(&server.url("/create/templates/default/slow")).await;
     b.wait_text(".stepper li.current", "Review").await;
-    b.wait_text("button[data-create]", "Create")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("button[data-create]", "Create").await;
     b.wait_url("/create/tasks/").await;
     // The log arrives over the event stream while the page stays open.
     b.wait_text("[data-log]", "waiting").await;
     b.wait_text("[data-step=wait] [data-step-status]", "processing")
         .await;
     b.axe("a running task").await;
-    b.wait_text("button[data-cancel]", "Cancel")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_text("button[data-cancel]", "Cancel").await;
     b.wait_text("[data-task-status]", "cancelled").await;
     let after = b.texts("[data-step=after] [data-step-status]").await;
     assert_ne!(after, ["completed"], "the step after the wait never ran");
@@ -976,6 +824,21 @@ async fn pages_escape_descriptors_and_show_unknown_refs_and_errors_as_text() {
     let (_, user, _) = page(&server, "/catalog/default/user/ada").await;
     assert!(user.contains("\">Groups</h2>"));
 
+    // An API that is not OpenAPI shows its definition as highlighted source.
+    let (_, asyncapi, _) = page(
+        &server,
+        "/catalog/default/api/payment-events?tab=definition",
+    )
+    .await;
+    assert!(asyncapi.contains("<pre"), "{asyncapi}");
+    assert!(asyncapi.contains("<span class=\""), "highlighted");
+    assert!(asyncapi.contains("asyncapi"));
+
+    // A URL the catalog cannot read is said so on the register page.
+    let (status, import, _) = page(&server, "/catalog-import?url=not-a-url").await;
+    assert_eq!(status, 200);
+    assert!(import.contains("Invalid target URL not-a-url"), "{import}");
+
     // Unknown pages: an HTML page with Backstage's error name and message.
     let (status, html, _) = page(&server, "/catalog/default/component/nope").await;
     assert_eq!(status, 404);
@@ -990,51 +853,77 @@ async fn pages_escape_descriptors_and_show_unknown_refs_and_errors_as_text() {
 }
 
 #[tokio::test]
-async fn the_catalog_table_pages_through_cursors() {
+async fn lists_page_through_cursors_and_long_relation_tables_stop_at_fifty() {
     let dir = tempfile::tempdir().unwrap();
-    let docs: String = (0..30)
+    let mut docs: String = (0..60)
         .map(|i| {
             format!(
-                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc-{i:02}\nspec:\n  type: library\n  lifecycle: production\n  owner: team-a\n"
+                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc-{i:02}\n  annotations: {{backstage.io/techdocs-ref: 'dir:.'}}\nspec:\n  type: library\n  lifecycle: production\n  owner: team-a\n"
             )
         })
         .collect();
+    docs.push_str("---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n");
     std::fs::write(dir.path().join("many.yaml"), docs).unwrap();
     let config = format!(
         "catalog:\n  locations: [{{type: file, target: '{}/many.yaml'}}]\n",
         dir.path().display()
     );
     let server = Server::start(&config).await;
-    server.wait_entity("component/default/svc-29").await;
+    server.wait_entity("component/default/svc-59").await;
+    server.wait_entity("group/default/team-a").await;
     let names = |html: &str| -> Vec<String> {
         html.split("<td data-label=\"Name\"><a href=\"/catalog/default/component/")
             .skip(1)
             .filter_map(|s| s.split('"').next().map(str::to_string))
             .collect()
     };
+    let link = |html: &str, rel: &str| -> Option<String> {
+        html.split(&format!("<a rel=\"{rel}\" href=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(|l| l.replace("&amp;", "&"))
+    };
     let (_, first, _) = page(&server, "/catalog?kind=component&type=library").await;
     let first_names = names(&first);
     assert_eq!(first_names.len(), 25);
     assert_eq!(first_names[0], "svc-00");
-    let next = first
-        .split("<a rel=\"next\" href=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a next link")
-        .replace("&amp;", "&");
+    let next = link(&first, "next").expect("a next link");
     assert!(next.contains("type=library"), "{next}");
     let (_, second, _) = page(&server, &next).await;
+    let second_names = names(&second);
+    assert_eq!(second_names.first().map(String::as_str), Some("svc-25"));
+    let (_, third, _) = page(&server, &link(&second, "next").expect("a next link")).await;
+    assert_eq!(names(&third).len(), 10);
+    assert_eq!(names(&third)[9], "svc-59");
+    assert!(link(&third, "next").is_none());
+    let (_, back, _) = page(&server, &link(&third, "prev").expect("a previous link")).await;
+    assert_eq!(names(&back), second_names);
+
+    // The docs index pages the same way, fifty at a time.
+    let docs_names = |html: &str| html.matches("<td data-label=\"Docs\">").count();
+    let (_, docs_first, _) = page(&server, "/docs").await;
+    assert_eq!(docs_names(&docs_first), 50);
+    let (_, docs_second, _) = page(&server, &link(&docs_first, "next").expect("a next link")).await;
+    assert_eq!(docs_names(&docs_second), 10);
+
+    // A group owning sixty entities lists fifty and links to all of them.
+    let (_, group, _) = page(&server, "/catalog/default/group/team-a").await;
     assert_eq!(
-        names(&second),
-        ["svc-25", "svc-26", "svc-27", "svc-28", "svc-29"]
+        group
+            .matches("<td data-label=\"Name\"><a href=\"/catalog/default/component/svc-")
+            .count(),
+        50
     );
-    assert!(!second.contains("rel=\"next\""));
-    let prev = second
-        .split("<a rel=\"prev\" href=\"")
+    assert!(group.contains("Showing 50 of 60."), "{group}");
+    let all = group
+        .split("<a href=\"/catalog?kind=all&amp;owner=")
         .nth(1)
         .and_then(|s| s.split('"').next())
-        .expect("a previous link")
+        .expect("a link to everything the group owns")
         .replace("&amp;", "&");
-    let (_, back, _) = page(&server, &prev).await;
-    assert_eq!(names(&back), first_names);
+    let (_, owned, _) = page(&server, &format!("/catalog?kind=all&owner={all}")).await;
+    assert!(
+        owned.contains("<span class=\"count\" data-total>60</span>"),
+        "{owned}"
+    );
 }

@@ -22,6 +22,34 @@ pub enum FieldOp {
     HasPrefix(String),
 }
 
+/// Leaves built in code (the web UI's filters) go through these, so keys and
+/// values are lower-cased as parsed ones are.
+impl Predicate {
+    /// `key` has exactly `value`.
+    pub fn eq(key: &str, value: &str) -> Self {
+        Predicate::Field {
+            key: key.to_lowercase(),
+            op: FieldOp::Eq(value.to_lowercase()),
+        }
+    }
+
+    /// `key` has one of `values`.
+    pub fn one_of<S: AsRef<str>>(key: &str, values: &[S]) -> Self {
+        Predicate::Field {
+            key: key.to_lowercase(),
+            op: FieldOp::In(values.iter().map(|v| v.as_ref().to_lowercase()).collect()),
+        }
+    }
+
+    /// `key` is present, with any value.
+    pub fn exists(key: &str) -> Self {
+        Predicate::Field {
+            key: key.to_lowercase(),
+            op: FieldOp::Exists(true),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum QueryError {
     #[error(
@@ -210,6 +238,22 @@ mod tests {
             key: k.into(),
             op: FieldOp::Eq(v.into()),
         }
+    }
+
+    #[test]
+    fn leaves_built_in_code_match_parsed_ones() {
+        // A parsed filter is a set of conditions, all of which must hold.
+        let parsed = |f: &str| parse_filter_params(&[f]).ok().flatten();
+        let all = |p: Predicate| Some(Predicate::All(vec![p]));
+        assert_eq!(
+            all(Predicate::eq("Spec.Owner", "Team-A")),
+            parsed("spec.owner=team-a")
+        );
+        assert_eq!(
+            all(Predicate::one_of("KIND", &["User", "Group"])),
+            parsed("kind=user,kind=group")
+        );
+        assert_eq!(all(Predicate::exists("Spec.Type")), parsed("spec.type"));
     }
 
     #[test]

@@ -188,6 +188,17 @@ async fn static_file(
     serve_static(&state, &namespace, &kind, &name, &path).await
 }
 
+/// Whether sites are stored under the entity's own casing (the legacy
+/// layout) rather than lower-cased.
+pub(crate) fn case_sensitive_paths(state: &AppState) -> bool {
+    state
+        .settings
+        .raw
+        .pointer("/techdocs/legacyUseCaseSensitiveTripletPaths")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
 async fn serve_static(
     state: &AppState,
     namespace: &str,
@@ -196,12 +207,7 @@ async fn serve_static(
     path: &str,
 ) -> ApiResult {
     let triplet = Triplet::new(namespace, kind, name);
-    let case_sensitive = state
-        .settings
-        .raw
-        .pointer("/techdocs/legacyUseCaseSensitiveTripletPaths")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let case_sensitive = case_sensitive_paths(state);
     let lower = triplet.storage_path(false);
     if !case_sensitive && triplet.storage_path(true) != lower {
         let location = format!("/api/techdocs/static/docs/{lower}/{path}");

@@ -819,7 +819,25 @@ impl Store {
     /// Every entity with processing errors, including ones that never made it
     /// into the catalog (their final entity does not exist).
     pub async fn processing_errors(&self) -> Result<Vec<ProcessingErrorRow>, StoreError> {
-        self.errors_where(None).await
+        self.errors_where(None, None).await
+    }
+
+    /// The first `limit` entities with processing errors, by ref.
+    pub async fn first_processing_errors(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<ProcessingErrorRow>, StoreError> {
+        self.errors_where(None, Some(limit)).await
+    }
+
+    /// How many entities have processing errors (the partial index's size).
+    pub async fn processing_error_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM refresh_state WHERE errors <> '[]'")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?,
+        )
     }
 
     /// The processing errors of one entity (empty when it has none).
@@ -827,12 +845,13 @@ impl Store {
         &self,
         entity_ref: &str,
     ) -> Result<Vec<ProcessingErrorRow>, StoreError> {
-        self.errors_where(Some(entity_ref)).await
+        self.errors_where(Some(entity_ref), None).await
     }
 
     async fn errors_where(
         &self,
         entity_ref: Option<&str>,
+        limit: Option<i64>,
     ) -> Result<Vec<ProcessingErrorRow>, StoreError> {
         let mut sql = Sql::new(
             "SELECT rs.entity_ref, rs.location_key, rs.errors,
@@ -844,6 +863,9 @@ impl Store {
             sql.push(" AND rs.entity_ref = ").bind(r.to_lowercase());
         }
         sql.push(" ORDER BY rs.entity_ref");
+        if let Some(n) = limit {
+            sql.push(" LIMIT ").bind_int(n);
+        }
         let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use greenroom_model::query::{FieldOp, Predicate};
+use greenroom_model::query::Predicate;
 use greenroom_store::{Cursor, EntityQuery, FullTextFilter, Order, OrderField};
 use serde_json::{Value, json};
 
@@ -40,14 +40,6 @@ const SORTS: &[(&str, &str, &str)] = &[
 /// Options offered per filter; rarer values can still be typed into the URL.
 const MAX_OPTIONS: usize = 200;
 
-/// A filter leaf; the store matches keys and values lower-cased.
-fn eq(key: &str, value: &str) -> Predicate {
-    Predicate::Field {
-        key: key.to_lowercase(),
-        op: FieldOp::Eq(value.to_lowercase()),
-    }
-}
-
 pub async fn home(State(state): State<Arc<AppState>>) -> Page {
     let kinds = kind_counts(&state).await?;
     let total: i64 = kinds.iter().filter_map(|k| k["count"].as_i64()).sum();
@@ -55,7 +47,7 @@ pub async fn home(State(state): State<Arc<AppState>>) -> Page {
         .store
         .query_entities(
             Some(&EntityQuery {
-                filter: Some(eq("kind", "template")),
+                filter: Some(Predicate::eq("kind", "template")),
                 full_text: None,
                 order: Some(OrderField {
                     field: "metadata.name".into(),
@@ -72,7 +64,7 @@ pub async fn home(State(state): State<Arc<AppState>>) -> Page {
         .into_iter()
         .map(|t| super::create::card(&t))
         .collect();
-    let errors = state.store.processing_errors().await?.len();
+    let errors = state.store.processing_error_count().await?;
     render(
         &state,
         "home.html",
@@ -119,14 +111,12 @@ pub async fn list(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> 
 
     let mut all = Vec::new();
     if !kind.is_empty() && kind != "all" {
-        all.push(eq("kind", &kind));
+        all.push(Predicate::eq("kind", &kind));
     }
     let kind_filter = (!all.is_empty()).then(|| Predicate::All(all.clone()));
-    let mut selected = serde_json::Map::new();
     for (key, field, _) in FILTERS {
         if let Some(v) = params.one(key).filter(|v| !v.is_empty()) {
-            all.push(eq(field, v));
-            selected.insert((*key).into(), json!(v));
+            all.push(Predicate::eq(field, v));
         }
     }
     let query = EntityQuery {
@@ -273,7 +263,6 @@ pub async fn list(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> 
             "sort": sort,
             "sorts": sorts,
             "filters": filters,
-            "selected": selected,
             "rows": rows,
             "total": page.total_items,
             "next": next,
@@ -283,13 +272,15 @@ pub async fn list(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> 
     )
 }
 
+/// Entities listed on the health view; the count covers the rest.
+const SHOWN_ERRORS: i64 = 500;
+
 /// Every entity that failed to process, with its errors, in one list.
 pub async fn health(State(state): State<Arc<AppState>>) -> Page {
-    let rows = state.store.processing_errors().await?;
-    let total = rows.len();
+    let total = state.store.processing_error_count().await?;
+    let rows = state.store.first_processing_errors(SHOWN_ERRORS).await?;
     let items: Vec<Value> = rows
         .iter()
-        .take(500)
         .map(|r| {
             let href = r
                 .has_final_entity

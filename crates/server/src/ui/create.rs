@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use greenroom_model::query::{FieldOp, Predicate};
+use greenroom_model::query::Predicate;
 use greenroom_scaffolder::template::{page_visible, parameter_pages, schema_errors, template_spec};
 use greenroom_store::{EntityQuery, Order, OrderField, TaskFilter, TaskOrderField};
 use serde_json::{Map, Value, json};
@@ -19,13 +19,6 @@ use crate::AppState;
 use crate::body::Params;
 use crate::error::ApiError;
 
-fn field_in(key: &str, values: Vec<String>) -> Predicate {
-    Predicate::Field {
-        key: key.to_lowercase(),
-        op: FieldOp::In(values.into_iter().map(|v| v.to_lowercase()).collect()),
-    }
-}
-
 /// A template as a card.
 pub fn card(t: &Value) -> Value {
     let r = view::entity_ref_of(t);
@@ -36,7 +29,6 @@ pub fn card(t: &Value) -> Value {
         "tags": t.pointer("/metadata/tags").cloned().unwrap_or(json!([])),
         "href": format!("/create/templates/{}/{}", view::urlencode(&r.namespace), view::urlencode(&r.name)),
         "entity_href": view::entity_href(&r),
-        "owner": text(t, "/spec/owner"),
     })
 }
 
@@ -48,7 +40,7 @@ pub async fn templates(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery
         .store
         .query_entities(
             Some(&EntityQuery {
-                filter: Some(field_in("kind", vec!["template".into()])),
+                filter: Some(Predicate::eq("kind", "template")),
                 full_text: None,
                 order: Some(OrderField {
                     field: "metadata.name".into(),
@@ -152,7 +144,7 @@ async fn choices(state: &AppState, pages: &[Value]) -> Result<Choices, UiError> 
                                 .collect(),
                             _ => return None,
                         };
-                        Some(field_in(k, values))
+                        Some(Predicate::one_of(k, &values))
                     })
                     .collect();
                 filters.push(Predicate::All(parts));
@@ -171,7 +163,7 @@ async fn choices(state: &AppState, pages: &[Value]) -> Result<Choices, UiError> 
                     None => Vec::new(),
                 };
                 if !kinds.is_empty() {
-                    filters.push(field_in("kind", kinds));
+                    filters.push(Predicate::one_of("kind", &kinds));
                 }
             }
             let query = EntityQuery {

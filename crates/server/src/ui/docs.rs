@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use greenroom_model::query::{FieldOp, Predicate};
+use greenroom_model::query::Predicate;
 use greenroom_model::refs::EntityRef;
 use greenroom_store::{Cursor, EntityQuery, Order, OrderField};
 use greenroom_techdocs::Triplet;
@@ -26,10 +26,7 @@ pub async fn index(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) ->
     let params = crate::body::Params::parse(q.as_deref());
     let cursor = params.one("cursor").and_then(|c| Cursor::decode(c).ok());
     let query = EntityQuery {
-        filter: Some(Predicate::Field {
-            key: TECHDOCS_REF.into(),
-            op: FieldOp::Exists(true),
-        }),
+        filter: Some(Predicate::exists(TECHDOCS_REF)),
         full_text: None,
         order: Some(OrderField {
             field: "metadata.name".into(),
@@ -121,10 +118,11 @@ async fn show(
     }
     let last = path.rsplit('/').next().unwrap_or("");
     if last.contains('.') && !last.ends_with(".html") {
-        // Images and other files of the site come from the docs API.
+        // Images and other files of the site come from the docs API, at the
+        // address it answers without a further redirect.
         let target = format!(
             "/api/techdocs/static/docs/{}/{}",
-            triplet.storage_path(true),
+            triplet.storage_path(crate::techdocs::case_sensitive_paths(&state)),
             path
         );
         return Ok(Redirect::temporary(&target).into_response());
@@ -203,7 +201,7 @@ async fn show(
         // A site built by another tool (mkdocs itself): link to it as is.
         let target = format!(
             "/api/techdocs/static/docs/{}/{file}",
-            triplet.storage_path(true)
+            triplet.storage_path(crate::techdocs::case_sensitive_paths(&state))
         );
         return Ok(Redirect::temporary(&target).into_response());
     };
@@ -215,7 +213,6 @@ async fn show(
             "title": html_unescape(page_title),
             "entity_name": view::display_name(&entity),
             "entity_href": view::entity_href(&me),
-            "site_href": docs_href(&me, ""),
             "nav": nav.map(sanitize),
             "content": sanitize(content),
             "toc": toc.map(sanitize),

@@ -255,7 +255,6 @@ pub async fn page(
         "title": view::display_name(&entity),
         "entity_ref": me.to_string(),
         "kind": text(&entity, "/kind"),
-        "name": me.name,
         "namespace": me.namespace,
         "href": view::entity_href(&me),
         "description": text(&entity, "/metadata/description"),

@@ -159,6 +159,7 @@ impl IntoResponse for UiError {
             "status": status.as_u16(),
             "name": self.0.name,
             "message": self.0.message,
+            "asset_version": ASSET_VERSION.as_str(),
         });
         let mut response = match render_raw("error.html", &ctx) {
             Ok(html) => (status, html_headers(), html).into_response(),

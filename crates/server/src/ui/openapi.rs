@@ -378,4 +378,27 @@ components:
         assert_eq!(ops[1]["request"][0]["rows"][0]["name"], "name");
         assert!(view("syntax = \"proto3\";").is_none());
     }
+
+    #[test]
+    fn swagger_two_bodies_and_servers() {
+        let doc = r##"{"swagger": "2.0", "info": {"title": "Old", "version": "1"},
+            "host": "old.example.com", "basePath": "/v1",
+            "paths": {"/items": {"post": {
+                "parameters": [
+                    {"name": "dryRun", "in": "query", "type": "boolean"},
+                    {"name": "body", "in": "body", "schema": {"$ref": "#/definitions/Item"}}],
+                "responses": {"200": {"description": "ok", "schema": {"type": "array", "items": {"$ref": "#/definitions/Item"}}}}}}},
+            "definitions": {"Item": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}}}"##;
+        let v = view(doc).unwrap_or(Value::Null);
+        assert_eq!(v["version"], "2.0");
+        assert_eq!(v["servers"][0], "old.example.com/v1");
+        let op = &v["operations"][0];
+        assert_eq!(op["parameters"].as_array().map(Vec::len), Some(1));
+        assert_eq!(op["parameters"][0]["type"], "boolean");
+        assert_eq!(op["request"][0]["rows"][0]["name"], "id");
+        assert_eq!(op["request"][0]["rows"][0]["required"], true);
+        let response = &op["responses"][0]["content"][0]["rows"];
+        assert_eq!(response[0]["type"], "array of Item");
+        assert_eq!(response[1]["name"], "id");
+    }
 }
